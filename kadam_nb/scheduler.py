@@ -1,0 +1,319 @@
+"""The scheduler: one thread that owns all job state.
+
+Everything that changes a job goes through this thread's inbox: users' commands (submit,
+cancel, terminate) arrive as calls, backends' reports (started, log lines, exited) arrive as
+events. The loop takes whatever is waiting, applies it to the :class:`BatchEngine`, lets the
+engine take its decisions, then, in this order:
+
+1. writes the changed records and the transitions to the store, in one transaction;
+2. publishes new :class:`JobView` snapshots and tells observers (state changes and log lines
+   in the order they happened);
+3. asks the backends to start and stop attempts.
+
+So nothing is shown before it is stored, and no container is started before its attempt is
+recorded (a new kernel can then find it). Log lines are written to their attempt's file as
+they arrive, before observers hear of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from .backends.base import AttemptKey, AttemptSpec, Backend
+from .core.engine import BatchEngine, Effects, StartAttempt, StopAttempt
+from .core.logs import format_log_lines
+from .core.policy import attempt_environment, substitute_parameters
+from .core.views import JobView, LogLines, Progress, StateChanged
+from .store import LogFiles, Store
+
+__all__ = ["Event", "Scheduler"]
+
+log = logging.getLogger("kadam_nb")
+
+Event = StateChanged | LogLines | Progress
+Observer = Callable[[Event], None]
+
+
+@dataclass
+class _Call:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    future: Future[Any]
+
+
+@dataclass
+class _Report:
+    kind: str  # "progress" | "started" | "failed" | "log" | "exited"
+    key: AttemptKey
+    args: tuple[Any, ...]
+
+
+_STOP = object()
+
+
+class Scheduler:
+    """Runs the engine on its own thread; implements the backends' ``AttemptEvents``."""
+
+    def __init__(
+        self,
+        engine: BatchEngine,
+        store: Store,
+        backends: Mapping[str, Backend],
+        *,
+        stop_grace: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.backends = dict(backends)
+        self.stop_grace = stop_grace
+        self.clock = clock
+        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._views: dict[str, JobView] = {}
+        self._changed = threading.Condition()
+        self._observers: list[Observer] = []
+        self._logs = LogFiles()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.errors: list[str] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="kadam-scheduler", daemon=True)
+            self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the loop. Running attempts are left to the backends' ``close``."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            self._inbox.put(_STOP)
+            self._thread.join(timeout)
+        for backend in self.backends.values():
+            try:
+                backend.close()
+            except Exception:  # pragma: no cover - a backend bug must not block closing
+                log.exception("closing backend %s failed", getattr(backend, "name", backend))
+        self._logs.close_all()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ------------------------------------------------------------------ commands
+
+    def call(self, fn: Callable[..., Any], *args: Any, timeout: float | None = 60.0) -> Any:
+        """Run ``fn(*args)`` on the scheduler thread; return once its effects are stored."""
+        if self._closed:
+            from .errors import KadamError
+
+            raise KadamError("this Registry is closed; create a new one")
+        future: Future[Any] = Future()
+        self._inbox.put(_Call(fn, args, future))
+        return future.result(timeout)
+
+    def subscribe(self, observer: Observer) -> Callable[[], None]:
+        """Call ``observer(event)`` for every state change and log batch, on the scheduler
+        thread: it must be quick and must not block (hand work to your own thread)."""
+        self._observers.append(observer)
+
+        def unsubscribe() -> None:
+            if observer in self._observers:
+                self._observers.remove(observer)
+
+        return unsubscribe
+
+    def view(self, job_id: str) -> JobView | None:
+        return self._views.get(job_id)
+
+    def views(self) -> list[JobView]:
+        return list(self._views.values())
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
+        with self._changed:
+            return self._changed.wait_for(predicate, timeout)
+
+    def seed_views(self, views: list[JobView]) -> None:
+        for v in views:
+            self._views[v.id] = v
+
+    # ------------------------------------------------------------------ AttemptEvents
+
+    def progress(self, key: AttemptKey, message: str) -> None:
+        self._inbox.put(_Report("progress", key, (message,)))
+
+    def started(self, key: AttemptKey, handle: str) -> None:
+        self._inbox.put(_Report("started", key, (handle,)))
+
+    def failed_to_start(self, key: AttemptKey, reason: str) -> None:
+        self._inbox.put(_Report("failed", key, (reason,)))
+
+    def log(self, key: AttemptKey, stream: str, lines: list[str], at_ns: int) -> None:
+        self._inbox.put(_Report("log", key, (stream, lines, at_ns)))
+
+    def exited(self, key: AttemptKey, exit_code: int | None, reason: str | None) -> None:
+        self._inbox.put(_Report("exited", key, (exit_code, reason)))
+
+    # ------------------------------------------------------------------ the loop
+
+    def _run(self) -> None:
+        while True:
+            deadline = self.engine.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - self.clock())
+            try:
+                first = self._inbox.get(timeout=timeout)
+            except queue.Empty:
+                first = None
+            batch = [] if first is None else [first]
+            while len(batch) < 1000:
+                try:
+                    batch.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(item is _STOP for item in batch)
+            try:
+                self._step([item for item in batch if item is not _STOP])
+            except Exception as exc:  # keep the thread alive: a bug must not stop every job
+                log.exception("kadam scheduler step failed")
+                self.errors.append(repr(exc))
+            if stop:
+                return
+
+    def _step(self, batch: list[Any]) -> None:
+        outgoing: list[Event] = []
+        effects: list[Effects] = []
+        calls: list[tuple[_Call, Any, BaseException | None]] = []
+        now = self.clock()
+        for item in batch:
+            if isinstance(item, _Call):
+                try:
+                    calls.append((item, item.fn(*item.args), None))
+                except BaseException as exc:  # returned to the caller
+                    calls.append((item, None, exc))
+            elif isinstance(item, _Report):
+                self._apply_report(item, now, outgoing)
+            self._collect(effects, outgoing)
+        self.engine.expire(now)
+        self.engine.decide(now)
+        self._collect(effects, outgoing)
+        starts = [a for e in effects for a in e.actions if isinstance(a, StartAttempt)]
+        for action in starts:  # decide where its log goes before the attempt is stored
+            attempt = action.attempt
+            path = self.store.log_path(action.job.run_id, action.job.id, attempt.number)
+            attempt.log_path = str(path)
+        try:
+            self.store.write(
+                [j for e in effects for j in e.jobs],
+                [a for e in effects for a in e.attempts],
+                [t for e in effects for t in e.transitions],
+            )
+        except Exception as exc:  # the callers must hear of it rather than wait forever
+            for call, _, _ in calls:
+                call.future.set_exception(exc)
+            raise
+        for e in effects:
+            for job in e.jobs:
+                self._views[job.id] = JobView.of(job)
+        self._notify(outgoing)
+        with self._changed:  # waiters wake after observers have seen every change
+            self._changed.notify_all()
+        for call, result, error in calls:
+            if error is None:
+                call.future.set_result(result)
+            else:
+                call.future.set_exception(error)
+        for e in effects:
+            for step in e.actions:
+                self._do(step)
+
+    def _collect(self, effects: list[Effects], outgoing: list[Event]) -> None:
+        e = self.engine.take_effects()
+        if not e:
+            return
+        effects.append(e)
+        for t in e.transitions:
+            job = self.engine.jobs[t.job_id]
+            outgoing.append(StateChanged(JobView.of(job), t.src, t.dst, t.reason, t.at))
+
+    def _apply_report(self, report: _Report, now: float, outgoing: list[Event]) -> None:
+        key = report.key
+        job = self.engine.jobs.get(key[0])
+        if job is None:
+            return
+        if report.kind == "log":
+            stream, lines, at_ns = report.args
+            self._logs.write(key, format_log_lines(stream, lines, at_ns))
+            outgoing.append(LogLines(key[0], job.display_name, key[1], stream, lines, at_ns))
+        elif report.kind == "started":
+            self.engine.attempt_started(key, report.args[0], now)
+        elif report.kind == "failed":
+            self._logs.close(key)
+            self.engine.attempt_failed_to_start(key, report.args[0], now)
+        elif report.kind == "exited":
+            self._logs.close(key)
+            self.engine.attempt_exited(key, report.args[0], report.args[1], now)
+        elif report.kind == "progress":
+            outgoing.append(Progress(key[0], job.display_name, key[1], report.args[0]))
+
+    def _notify(self, events: list[Event]) -> None:
+        for event in events:
+            for observer in list(self._observers):
+                try:
+                    observer(event)
+                except Exception:
+                    log.exception("a kadam observer raised; it stays subscribed")
+
+    def _do(self, action: StartAttempt | StopAttempt) -> None:
+        if isinstance(action, StopAttempt):
+            job = self.engine.jobs[action.job_id]
+            backend = self.backends.get(job.attempts[action.attempt - 1].backend)
+            if backend is not None:
+                backend.stop((action.job_id, action.attempt), self.stop_grace)
+            return
+        job, attempt = action.job, action.attempt
+        key = attempt.key
+        backend = self.backends.get(attempt.backend)
+        if backend is None:
+            self.failed_to_start(
+                key, f"CannotStartContainerError: no backend named {attempt.backend}"
+            )
+            return
+        assert attempt.log_path is not None
+        from pathlib import Path
+
+        self._logs.open(key, Path(attempt.log_path))
+        definition = job.definition
+        spec = AttemptSpec(
+            job_id=job.id,
+            job_name=job.display_name,
+            attempt=attempt.number,
+            run_id=job.run_id,
+            command=substitute_parameters(
+                definition.command, {**definition.parameters, **job.parameters}
+            ),
+            environment=attempt_environment(
+                job, attempt.number, job.queue, attempt.compute_environment
+            ),
+            work_dir=str(self.store.run_work_dir(job.run_id)),
+            definition=definition,
+            image=definition.image,
+            vcpus=definition.vcpus,
+            memory=definition.memory,
+            gpus=definition.gpus,
+            labels={"kadam.job-id": job.id, "kadam.attempt": str(attempt.number)},
+        )
+        try:
+            backend.start(spec, self)
+        except Exception as exc:  # a backend must report, not raise; turn it into a report
+            log.exception("backend %s raised on start", attempt.backend)
+            self.failed_to_start(key, f"CannotStartContainerError: {exc}")
