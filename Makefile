@@ -12,7 +12,7 @@ test: venv system lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: venv system
-	$(BIN)/kadam demo
+	$(BIN)/kadam demo $(DEMO_ARGS)
 
 lint: venv
 	$(BIN)/ruff check kadam_nb tests

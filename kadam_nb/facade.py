@@ -119,7 +119,7 @@ class Registry:
                     JobQueue(doc["name"], doc["priority"], tuple(doc["compute_environments"]))
                 )
         backends = {
-            name: make_backend(name, stop_grace=stop_grace)
+            name: make_backend(name, stop_grace=stop_grace, state_dir=str(self.state_dir))
             for name in {env.backend for env in self.engine.environments.values()}
         }
         self._scheduler = Scheduler(self.engine, self.store, backends, stop_grace=stop_grace)
@@ -142,6 +142,7 @@ class Registry:
         if isinstance(definition, JobDefinition):
             d = definition.replace(**fields) if fields else definition
         elif isinstance(definition, str):
+            _check_keywords(fields)
             d = JobDefinition.create(definition, **fields)
         else:
             raise SpecError(FieldError("name", "give a definition name (str) or a JobDefinition"))
@@ -226,7 +227,9 @@ class Registry:
             return current
 
         if chosen not in self._scheduler.backends:
-            self._scheduler.backends[chosen] = make_backend(chosen, stop_grace=self.stop_grace)
+            self._scheduler.backends[chosen] = make_backend(
+                chosen, stop_grace=self.stop_grace, state_dir=str(self.state_dir)
+            )
         result: ComputeEnvironment = self._scheduler.call(apply)
         doc = {
             "name": name,
@@ -605,17 +608,38 @@ class Registry:
                     self._note_external(dep.job_id)
         self._scheduler.seed_views([JobView.of(r) for r in records])
         for record in records:
-            if record.status in (JobStatus.STARTING, JobStatus.RUNNING):
-                attempt = record.attempts[-1]
-                _kill_orphan(attempt.handle, record.id)
-                reason = (
-                    "Host process lost: the kernel that started it exited, and local processes "
-                    "cannot be re-adopted"
-                )
-                if record.status == JobStatus.STARTING:
-                    self._scheduler.failed_to_start(attempt.key, reason)
-                else:
-                    self._scheduler.exited(attempt.key, None, reason)
+            if record.status not in (JobStatus.STARTING, JobStatus.RUNNING):
+                continue
+            attempt = record.attempts[-1]
+            backend = self._scheduler.backends.get(attempt.backend)
+            if backend is not None and hasattr(backend, "adopt"):
+                self._scheduler.adopt(record, attempt)
+                continue
+            _kill_orphan(attempt.handle, record.id)
+            reason = (
+                "Host process lost: the kernel that started it exited, and local processes "
+                "cannot be re-adopted"
+            )
+            if record.status == JobStatus.STARTING:
+                self._scheduler.failed_to_start(attempt.key, reason)
+            else:
+                self._scheduler.exited(attempt.key, None, reason)
+
+
+def _check_keywords(fields: Mapping[str, Any]) -> None:
+    """Refuse unknown keywords with a SpecError naming them (not Python's TypeError)."""
+    import difflib
+    import inspect
+
+    known = [p for p in inspect.signature(JobDefinition.create).parameters if p != "name"]
+    errors = []
+    for key in fields:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+            errors.append(FieldError(key, f"not a job definition field{hint}"))
+    if errors:
+        raise SpecError(errors)
 
 
 def _new_id() -> str:

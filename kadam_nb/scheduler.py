@@ -24,11 +24,13 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .backends.base import AttemptKey, AttemptSpec, Backend
 from .core.engine import BatchEngine, Effects, StartAttempt, StopAttempt
-from .core.logs import format_log_lines
+from .core.jobs import AttemptRecord, JobRecord
+from .core.logs import STDERR, STDOUT, format_log_lines
 from .core.policy import attempt_environment, substitute_parameters
 from .core.views import JobView, LogLines, Progress, StateChanged
 from .store import LogFiles, Store
@@ -289,11 +291,17 @@ class Scheduler:
             )
             return
         assert attempt.log_path is not None
-        from pathlib import Path
-
         self._logs.open(key, Path(attempt.log_path))
+        try:
+            backend.start(self.attempt_spec(job, attempt), self)
+        except Exception as exc:  # a backend must report, not raise; turn it into a report
+            log.exception("backend %s raised on start", attempt.backend)
+            self.failed_to_start(key, f"CannotStartContainerError: {exc}")
+
+    def attempt_spec(self, job: JobRecord, attempt: AttemptRecord) -> AttemptSpec:
+        """Everything a backend needs for this attempt: ``Ref::`` filled, environment injected."""
         definition = job.definition
-        spec = AttemptSpec(
+        return AttemptSpec(
             job_id=job.id,
             job_name=job.display_name,
             attempt=attempt.number,
@@ -312,8 +320,14 @@ class Scheduler:
             gpus=definition.gpus,
             labels={"kadam.job-id": job.id, "kadam.attempt": str(attempt.number)},
         )
-        try:
-            backend.start(spec, self)
-        except Exception as exc:  # a backend must report, not raise; turn it into a report
-            log.exception("backend %s raised on start", attempt.backend)
-            self.failed_to_start(key, f"CannotStartContainerError: {exc}")
+
+    def adopt(self, job: JobRecord, attempt: AttemptRecord) -> None:
+        """Follow again an attempt an earlier session started (before the loop starts)."""
+        backend = self.backends[attempt.backend]
+        path = Path(attempt.log_path or self.store.log_path(job.run_id, job.id, attempt.number))
+        attempt.log_path = str(path)
+        stored = {STDOUT: 0, STDERR: 0}
+        for line in self.store.read_log(path):
+            stored[line.stream] += 1
+        self._logs.open(attempt.key, path)
+        backend.adopt(self.attempt_spec(job, attempt), self, stored)  # type: ignore[attr-defined]

@@ -78,11 +78,8 @@ def definition_doc(definition: JobDefinition) -> str:
 
 
 def definition_from_doc(doc: str, revision: int | None) -> JobDefinition:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # warned once when it was registered
-        return JobDefinition.from_aws(json.loads(doc)).replace(revision=revision)
+    # warn=False: kept AWS fields were warned about once, when the definition was registered
+    return JobDefinition.from_aws(json.loads(doc), warn=False).replace(revision=revision)
 
 
 class Store:

@@ -1,36 +1,66 @@
-"""Backends run attempts: ``local`` (host processes) and, when an engine answers, ``docker``."""
+"""Backends run attempts: ``docker`` (containers) and ``local`` (host processes)."""
 
 from __future__ import annotations
 
-from ..errors import BackendUnavailable, SpecError
-from ..errors import FieldError as _FieldError
+import threading
+import warnings
+from typing import Any
+
+from ..errors import BackendUnavailable, FieldError, KadamWarning, SpecError
 from .base import Backend
 
-__all__ = ["BACKEND_CHOICES", "make_backend", "resolve_backend_name"]
+__all__ = ["BACKEND_CHOICES", "docker_client", "make_backend", "resolve_backend_name"]
 
 BACKEND_CHOICES = ("auto", "docker", "local")
+_client_lock = threading.Lock()
+_client: Any = None
+_said_local = False
+
+
+def docker_client() -> Any:
+    """A shared Docker client that answered a ping (BackendUnavailable says how to get one)."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            from .docker import connect
+
+            _client = connect()
+        return _client
 
 
 def resolve_backend_name(name: str) -> str:
-    """The concrete backend ``name`` means here ("auto" picks docker when it can)."""
+    """The concrete backend ``name`` means here: "auto" is docker when an engine answers,
+    otherwise local (said once per session)."""
+    global _said_local
     if name not in BACKEND_CHOICES:
-        raise SpecError(
-            _FieldError(
-                "backend", f"{name!r} is not a backend; use one of {', '.join(BACKEND_CHOICES)}"
-            )
-        )
-    if name == "auto":
-        return "local"
+        choices = ", ".join(BACKEND_CHOICES)
+        raise SpecError(FieldError("backend", f"{name!r} is not a backend; use one of {choices}"))
     if name == "docker":
-        raise BackendUnavailable(
-            "the docker backend is not available in this version of kadam; use backend='local'"
-        )
+        docker_client()
+        return "docker"
+    if name == "auto":
+        try:
+            docker_client()
+            return "docker"
+        except BackendUnavailable as exc:
+            if not _said_local:
+                _said_local = True
+                warnings.warn(
+                    f"kadam: running jobs as local processes because {exc}",
+                    KadamWarning,
+                    stacklevel=3,
+                )
+            return "local"
     return name
 
 
-def make_backend(name: str, *, stop_grace: float) -> Backend:
+def make_backend(name: str, *, stop_grace: float, state_dir: str = "") -> Backend:
     if name == "local":
         from .local import LocalBackend
 
         return LocalBackend(stop_grace=stop_grace)
+    if name == "docker":
+        from .docker import DockerBackend
+
+        return DockerBackend(stop_grace=stop_grace, state_dir=state_dir, client=docker_client())
     raise BackendUnavailable(f"no backend named {name}")

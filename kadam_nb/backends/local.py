@@ -48,6 +48,7 @@ from collections.abc import Callable
 from typing import IO
 
 from ..core.logs import STDERR, STDOUT, LineSplitter
+from ..core.policy import shell_exit_reason
 from .base import AttemptEvents, AttemptKey, AttemptSpec
 
 __all__ = ["DRAIN_AFTER_EXIT", "READ_SIZE", "LocalBackend", "exit_reason"]
@@ -61,7 +62,6 @@ DRAIN_AFTER_EXIT = 1.5
 """Seconds the pipes are still read after the main process exited, if something holds them."""
 
 _POLL_INTERVAL = 0.1  # seconds between checks of the process, only where pidfds do not exist
-_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh"})
 _WAKE = "wake"
 _EXIT = "exit"
 _PREFIX = "CannotStartProcessError: "
@@ -107,15 +107,7 @@ def exit_reason(command: tuple[str, ...], returncode: int) -> tuple[int, str | N
     """Docker's exit code (128+N for a death by signal N) and the reason a person can act on."""
     if returncode < 0:
         return 128 - returncode, f"Killed by signal {_signal_name(-returncode)}"
-    is_script = len(command) >= 2 and os.path.basename(command[0]) in _SHELLS and command[1] == "-c"
-    if is_script and returncode == 127:
-        return 127, "Command not found: the shell exited 127 (see the job's log for which command)"
-    if is_script and returncode == 126:
-        return 126, (
-            "Command not executable: the shell exited 126 (a command was found but could not be "
-            "run, e.g. it lacks execute permission; see the job's log for which command)"
-        )
-    return returncode, None
+    return returncode, shell_exit_reason(command, returncode)
 
 
 def _cannot_start_reason(exc: Exception, argv0: str, env: dict[str, str], cwd: str) -> str:

@@ -824,16 +824,19 @@ def _count_value(value: object, path: str) -> int:
     )
 
 
-def definition_from_aws(doc: Mapping[str, Any] | str | bytes) -> JobDefinition:
+def definition_from_aws(
+    doc: Mapping[str, Any] | str | bytes, *, warn: bool = True
+) -> JobDefinition:
     """A :class:`JobDefinition` from ``RegisterJobDefinition`` JSON (a dict, or its text).
 
-    See the module docstring for what is understood, kept (with a :class:`KadamWarning`) and
-    refused. Every problem is reported at once, in one :class:`SpecError` naming JSON paths.
+    See the module docstring for what is understood, kept (with a :class:`KadamWarning`, unless
+    ``warn=False``: for re-reading documents kadam wrote itself) and refused. Every problem is
+    reported at once, in one :class:`SpecError` naming JSON paths.
     """
-    return _definition_from_aws(doc, stacklevel=3)
+    return _definition_from_aws(doc, stacklevel=3, warn=warn)
 
 
-def _definition_from_aws(doc: object, stacklevel: int) -> JobDefinition:
+def _definition_from_aws(doc: object, stacklevel: int, warn: bool = True) -> JobDefinition:
     context = "job definition JSON"
     if isinstance(doc, (str, bytes, bytearray)):
         try:
@@ -851,14 +854,14 @@ def _definition_from_aws(doc: object, stacklevel: int) -> JobDefinition:
     definition = _finish(
         _defaults() | reader.values, reader.errors, reader.failed, context, reader.translate
     )
-    if reader.kept_paths:
+    if warn and reader.kept_paths:
         warnings.warn(
             f"{context}: {', '.join(reader.kept_paths)}: no local effect in kadam; kept as they "
             "are for export to AWS Batch",
             KadamWarning,
             stacklevel=stacklevel,
         )
-    if reader.ignored:
+    if warn and reader.ignored:
         warnings.warn(
             f"{context}: ignored {', '.join(reader.ignored)}: these are DescribeJobDefinitions "
             "output, not RegisterJobDefinition input (kadam numbers revisions itself)",
@@ -1155,7 +1158,10 @@ def submit_job_to_aws(
             attempts, rules = _p_retry_strategy(retry_strategy, "retry_strategy")
             body["retryStrategy"] = _retry_to_aws(
                 _sub(
-                    RetryStrategy, "retry_strategy", attempts=attempts or 1, evaluate_on_exit=rules
+                    RetryStrategy,
+                    "retry_strategy",
+                    attempts=1 if attempts is None else attempts,
+                    evaluate_on_exit=rules,
                 )
             )
         except SpecError as e:

@@ -12,12 +12,14 @@ from .jobs import ComputeEnvironment, JobQueue, JobRecord
 from .spec import JobDefinition, RetryStrategy
 
 __all__ = [
+    "SHELLS",
     "attempt_environment",
     "describe_need",
     "fingerprint",
     "fits",
     "never_fits",
     "retry_decision",
+    "shell_exit_reason",
     "substitute_parameters",
 ]
 
@@ -89,8 +91,8 @@ def retry_decision(
         return False, "terminated jobs are not retried"
     if attempt >= strategy.attempts:
         if strategy.attempts == 1:
-            return False, "no retry strategy (1 attempt)"
-        return False, f"all {strategy.attempts} attempts used"
+            return False, "not retried: the definition allows 1 attempt"
+        return False, f"not retried: all {strategy.attempts} attempts used"
     for i, rule in enumerate(strategy.evaluate_on_exit, start=1):
         if rule.matches(exit_code, reason, status_reason):
             said = ", ".join(
@@ -143,3 +145,19 @@ def fingerprint(
         "upstream": sorted(upstream),
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32]
+
+
+SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh"})
+
+
+def shell_exit_reason(command: Sequence[str], exit_code: int) -> str | None:
+    """What a shell script's exit code 127 or 126 means, in words (None for other codes)."""
+    is_script = len(command) >= 2 and command[0].rsplit("/", 1)[-1] in SHELLS and command[1] == "-c"
+    if is_script and exit_code == 127:
+        return "Command not found: the shell exited 127 (see the job's log for which command)"
+    if is_script and exit_code == 126:
+        return (
+            "Command not executable: the shell exited 126 (a command was found but could not be "
+            "run, e.g. it lacks execute permission; see the job's log for which command)"
+        )
+    return None

@@ -28,7 +28,6 @@ import dataclasses
 import difflib
 import json
 import math
-import ntpath
 import posixpath
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -117,9 +116,10 @@ def _is_number(value: object) -> bool:
 
 def _suggest(key: str, candidates: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest candidate, or ``""``."""
-    matches = difflib.get_close_matches(key, list(candidates), n=1, cutoff=0.6)
+    names = list(candidates)
+    matches = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
     if not matches:
-        lowered = {c.lower(): c for c in candidates}
+        lowered = {c.lower(): c for c in names}
         if key.lower() in lowered:
             matches = [lowered[key.lower()]]
     return f" (did you mean {matches[0]!r}?)" if matches else ""
@@ -317,9 +317,10 @@ def _is_abs_container_path(path: object) -> bool:
 
 
 def _is_abs_host_path(path: object) -> bool:
+    """POSIX absolute, or a Windows drive (``C:\\data``) or UNC (``\\\\server\\share``) path."""
     if not isinstance(path, str) or "\0" in path:
         return False
-    return path.startswith("/") or bool(re.match(r"[A-Za-z]:[\\/]", path)) or ntpath.isabs(path)
+    return path.startswith(("/", "\\\\")) or bool(re.match(r"[A-Za-z]:[\\/]", path))
 
 
 @dataclass(frozen=True)
@@ -1135,8 +1136,9 @@ class JobDefinition:
     ) -> JobDefinition:
         """Build a definition from the forms people type (the Python API, magics, forms).
 
-        * ``command``: a ``str`` is a shell script (run as ``/bin/sh -c script``); a list or
-          tuple is the argv (numbers are turned into strings).
+        * ``command``: a ``str`` is a shell script (run as ``/bin/sh -c script``; a blank one
+          means no command: the image's own); a list or tuple is the argv (numbers are turned
+          into strings).
         * ``memory``, ``shared_memory_size``: anything :func:`parse_memory` takes (``"2g"``).
         * ``timeout``: anything :func:`parse_duration` takes (``"1h30m"``).
         * ``environment``, ``parameters``, ``tags``: a dict, or a list of ``"K=V"`` strings,
@@ -1243,12 +1245,12 @@ class JobDefinition:
     # -- AWS JSON (see kadam_nb.core.aws) ------------------------------------------------------
 
     @classmethod
-    def from_aws(cls, doc: Mapping[str, Any] | str | bytes) -> JobDefinition:
+    def from_aws(cls, doc: Mapping[str, Any] | str | bytes, *, warn: bool = True) -> JobDefinition:
         """A definition from AWS ``RegisterJobDefinition`` JSON (a dict or its text); see
         :func:`kadam_nb.core.aws.definition_from_aws`."""
         from .aws import _definition_from_aws
 
-        return _definition_from_aws(doc, stacklevel=3)
+        return _definition_from_aws(doc, stacklevel=3, warn=warn)
 
     def to_aws(self, extensions: bool = False) -> dict[str, Any]:
         """AWS ``RegisterJobDefinition`` JSON; see :func:`kadam_nb.core.aws.definition_to_aws`."""
@@ -1343,7 +1345,7 @@ def _p_command(value: object, path: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        return (*SHELL, value)
+        return (*SHELL, value) if value.strip() else ()
     if isinstance(value, (list, tuple)):
         return tuple(_gather(enumerate(value), path, _p_text))
     raise _fail(
