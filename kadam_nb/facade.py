@@ -74,7 +74,8 @@ class Registry:
     ``backend`` is "auto", "docker" or "local": what runs the default compute environment's
     jobs. ``max_vcpus``/``max_memory`` size the default compute environment (the machine's CPUs
     and memory by default). ``stop_grace`` is the seconds between SIGTERM and SIGKILL when a job
-    times out or is terminated.
+    times out or is terminated. ``keep_failed_containers`` keeps the containers of failed
+    attempts for debugging (the container id is the attempt's ``handle``).
     """
 
     def __init__(
@@ -86,12 +87,14 @@ class Registry:
         max_memory: int | str | None = None,
         stop_grace: float = 10.0,
         default_image: str = DEFAULT_IMAGE,
+        keep_failed_containers: bool = False,
         read_only: bool = False,
     ) -> None:
         self.state_dir = Path(state_dir).expanduser().resolve()
         self.backend = resolve_backend_name(backend)
         self.default_image = default_image
         self.stop_grace = stop_grace
+        self.keep_failed_containers = keep_failed_containers
         self.store = Store(self.state_dir)
         self._lock_fd = None if read_only else _acquire_lock(self.state_dir / "scheduler.lock")
         self.read_only = self._lock_fd is None
@@ -119,7 +122,7 @@ class Registry:
                     JobQueue(doc["name"], doc["priority"], tuple(doc["compute_environments"]))
                 )
         backends = {
-            name: make_backend(name, stop_grace=stop_grace, state_dir=str(self.state_dir))
+            name: self._make_backend(name)
             for name in {env.backend for env in self.engine.environments.values()}
         }
         self._scheduler = Scheduler(self.engine, self.store, backends, stop_grace=stop_grace)
@@ -127,6 +130,14 @@ class Registry:
             self._restore_unfinished()
             self._scheduler.start()
         _open_registries.add(self)
+
+    def _make_backend(self, name: str) -> Any:
+        return make_backend(
+            name,
+            stop_grace=self.stop_grace,
+            state_dir=str(self.state_dir),
+            keep_failed=self.keep_failed_containers,
+        )
 
     # ------------------------------------------------------------------ definitions
 
@@ -227,9 +238,7 @@ class Registry:
             return current
 
         if chosen not in self._scheduler.backends:
-            self._scheduler.backends[chosen] = make_backend(
-                chosen, stop_grace=self.stop_grace, state_dir=str(self.state_dir)
-            )
+            self._scheduler.backends[chosen] = self._make_backend(chosen)
         result: ComputeEnvironment = self._scheduler.call(apply)
         doc = {
             "name": name,

@@ -186,3 +186,110 @@ time.sleep(60)
     from tests.support.docker_engine import kadam_containers
 
     assert kadam_containers({state_dir_key(str(state_dir.resolve()))}) == []
+
+
+def _run_then_kill(state_dir: Path, command: str, until: str) -> None:
+    """Start a run in a child Python process and SIGKILL it once its log contains ``until``."""
+    script = f"""
+import time, kadam_nb as kadam
+reg = kadam.Registry(state_dir={str(state_dir)!r}, backend="docker")
+reg.register("job", memory=64, command={command!r})
+run = reg.run()
+while {until!r} not in run.jobs[0].logs():
+    time.sleep(0.05)
+print("KILL ME", flush=True)
+time.sleep(60)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "KILL ME"
+    proc.kill()
+    proc.wait()
+
+
+def _container_of(state_dir: Path) -> str:
+    from kadam_nb.backends.docker import state_dir_key
+    from tests.support.docker_engine import kadam_containers
+
+    found = kadam_containers({state_dir_key(str(state_dir.resolve()))})
+    assert len(found) == 1
+    return found[0]
+
+
+def test_container_that_finished_while_no_kernel_watched(
+    docker_engine: object, state_dir: Path
+) -> None:
+    _run_then_kill(state_dir, "echo one; sleep 1; echo two >&2; echo three; exit 5", "one")
+    container = _container_of(state_dir)
+    subprocess.run(["docker", "wait", container], check=True, capture_output=True)
+    with Registry(state_dir=state_dir, backend="docker") as reg:
+        job = reg.job("job")
+        assert job.wait(timeout=60) is False
+        assert job.exit_code == 5
+        # stdout and stderr come from separate requests: each stream keeps its order
+        streams = {line.text: line.stream for line in job.log_lines()}
+        assert streams == {"one": "stdout", "two": "stderr", "three": "stdout"}
+        assert job.logs().count("one") == 1
+
+
+def test_container_removed_while_no_kernel_watched(docker_engine: object, state_dir: Path) -> None:
+    _run_then_kill(state_dir, "echo started; sleep 60", "started")
+    subprocess.run(
+        ["docker", "rm", "-f", _container_of(state_dir)], check=True, capture_output=True
+    )
+    with Registry(state_dir=state_dir, backend="docker") as reg:
+        job = reg.job("job")
+        assert job.wait(timeout=30) is False
+        assert "Container disappeared" in job.status_reason
+        assert job.logs() == "started\n"
+
+
+def test_failed_containers_can_be_kept_for_debugging(
+    docker_engine: object, state_dir: Path
+) -> None:
+    from kadam_nb.backends.docker import state_dir_key
+    from tests.conftest import _state_keys
+
+    with Registry(state_dir=state_dir, backend="docker", keep_failed_containers=True) as reg:
+        _state_keys.add(state_dir_key(str(reg.state_dir)))
+        reg.register("bad", command="echo kept for you; exit 3", memory=64)
+        reg.register("good", command="echo fine", memory=64)
+        bad, good = reg.submit("bad"), reg.submit("good")
+        assert bad.wait(timeout=60) is False and good.wait(timeout=60) is True
+        handle = bad.attempts[0].handle
+        assert handle
+        logs = subprocess.run(["docker", "logs", handle], capture_output=True, text=True)
+        assert logs.stdout == "kept for you\n"  # the failed one is still there, by the id shown
+        assert _container_of(state_dir).startswith(handle)  # and only that one
+        subprocess.run(["docker", "rm", "-f", handle], check=True, capture_output=True)
+
+
+def test_lines_without_newline_and_longer_than_a_read(docker_reg: Registry) -> None:
+    docker_reg.register(
+        "odd", memory=64, command="head -c 200000 /dev/zero | tr '\\0' x; echo; printf 'tail'"
+    )
+    job = docker_reg.submit("odd")
+    assert job.wait(timeout=60)
+    assert job.logs() == "x" * 200000 + "\ntail\n"
+
+
+def test_docker_asked_for_without_an_engine_says_how_to_start_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import warnings
+
+    import kadam_nb.backends as backends
+    from kadam_nb.errors import BackendUnavailable, KadamWarning
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    monkeypatch.setattr(backends, "_client", None)
+    monkeypatch.setattr(backends, "_said_local", False)
+    with pytest.raises(BackendUnavailable, match="dockerd"):
+        Registry(state_dir=tmp_path / "a", backend="docker")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with Registry(state_dir=tmp_path / "b", backend="auto") as reg:
+            assert reg.backend == "local"
+    assert any(
+        issubclass(w.category, KadamWarning) and "local processes" in str(w.message) for w in caught
+    )

@@ -54,7 +54,9 @@ def resolve_backend_name(name: str) -> str:
     return name
 
 
-def make_backend(name: str, *, stop_grace: float, state_dir: str = "") -> Backend:
+def make_backend(
+    name: str, *, stop_grace: float, state_dir: str = "", keep_failed: bool = False
+) -> Backend:
     if name == "local":
         from .local import LocalBackend
 
@@ -62,5 +64,10 @@ def make_backend(name: str, *, stop_grace: float, state_dir: str = "") -> Backen
     if name == "docker":
         from .docker import DockerBackend
 
-        return DockerBackend(stop_grace=stop_grace, state_dir=state_dir, client=docker_client())
+        return DockerBackend(
+            stop_grace=stop_grace,
+            state_dir=state_dir,
+            keep_failed=keep_failed,
+            client=docker_client(),
+        )
     raise BackendUnavailable(f"no backend named {name}")
