@@ -539,6 +539,40 @@ class Registry:
         views = self.store.job_views(run_id=run_id)
         return [self._scheduler.view(v.id) or v for v in views]
 
+    def graph(self, run: str | Run | None = None) -> Any:
+        """The dependency graph as a ``graphviz.Digraph``: the jobs of ``run`` (coloured by
+        state, arrays as one node with their progress), or, without a run, the registered
+        definitions (coloured by the state of each one's latest job)."""
+        from .display.graph import definitions_graph, jobs_graph
+
+        if run is not None:
+            return jobs_graph(self._views(run))
+        latest: dict[str, JobView] = {}
+        for name in self._definitions:
+            job_id = self.store.latest_job_id(name)
+            if job_id is not None:
+                latest[name] = self._view(job_id)
+        return definitions_graph(self.definitions(), latest)
+
+    def latest_run(self) -> Run | None:
+        """The most recent run recorded in the state directory, or None."""
+        runs = self.store.runs()
+        if not runs:
+            return None
+        run_id, _, _, work_dir = runs[-1]
+        top = [v for v in self.store.job_views(run_id=run_id, include_children=False)]
+        return Run(self, run_id, [Job(self, v.id) for v in top], Path(work_dir))
+
+    def _repr_html_(self) -> str:
+        from .display.html import registry_html
+
+        return registry_html(
+            str(self.state_dir),
+            "read-only" if self.read_only else self.backend,
+            self.definitions(),
+            len([j for j in self.engine.jobs.values() if not j.status.done]),
+        )
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every job this Registry runs has finished. True if none is left."""
         return self._scheduler.wait_for(lambda: not self.engine.busy, timeout)

@@ -101,6 +101,11 @@ class Job:
     def terminate(self, reason: str = "") -> bool:
         return self._registry.terminate(self.id, reason)
 
+    def _repr_html_(self) -> str:
+        from .display.html import job_html
+
+        return job_html(self.view)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Job) and other.id == self.id
 
