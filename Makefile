@@ -12,7 +12,8 @@ test: venv system lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: venv system
-	$(BIN)/kadam demo $(DEMO_ARGS)
+	@scripts/docker-up.sh
+	$(BIN)/kadam run notebooks/01-quickstart.ipynb $(DEMO_ARGS)
 
 lint: venv
 	$(BIN)/ruff check kadam_nb tests

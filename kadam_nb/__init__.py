@@ -63,6 +63,7 @@ __all__ = [
     "Ulimit",
     "Volume",
     "__version__",
+    "load_ipython_extension",
     "registry",
 ]
 
@@ -87,6 +88,13 @@ def registry(**kwargs: Any) -> Registry:
             kwargs.setdefault("backend", os.environ.get("KADAM_BACKEND", "auto"))
             _default = Registry(**kwargs)
         return _default
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext kadam_nb`` registers the ``%kadam`` magics (IPython is imported only then)."""
+    from .notebook import load_ipython_extension as load
+
+    load(ipython)
 
 
 def __getattr__(name: str) -> Any:  # lazy: keep `import kadam_nb` light

@@ -29,9 +29,9 @@ class Kadam(Configurable):
         default_value="auto",
         help="What runs jobs: docker, local processes, or auto (docker when an engine answers).",
     ).tag(config=True)
-    default_image = Unicode(
-        "busybox:1.36", help="Image for definitions that name none."
-    ).tag(config=True)
+    default_image = Unicode("busybox:1.36", help="Image for definitions that name none.").tag(
+        config=True
+    )
     log_lines = Int(
         200, min=10, help="Lines of each job's log shown in a dashboard pane (the file keeps all)."
     ).tag(config=True)
