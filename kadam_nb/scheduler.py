@@ -58,6 +58,8 @@ class _Report:
 
 
 _STOP = object()
+MAX_LOG_BACKLOG = 50_000
+"""Log lines that may wait in the inbox before backends are made to wait (a few MB)."""
 
 
 class Scheduler:
@@ -84,6 +86,8 @@ class Scheduler:
         self._logs = LogFiles()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._log_backlog = 0  # log lines reported and not yet stored
+        self._backlog_changed = threading.Condition()
         self.errors: list[str] = []
 
     # ------------------------------------------------------------------ lifecycle
@@ -161,6 +165,16 @@ class Scheduler:
         self._inbox.put(_Report("failed", key, (reason,)))
 
     def log(self, key: AttemptKey, stream: str, lines: list[str], at_ns: int) -> None:
+        # Back-pressure: a job that prints faster than lines are stored waits here (its pipe
+        # then fills and the job itself waits), so memory stays bounded and nothing is lost.
+        with self._backlog_changed:
+            while (
+                self._log_backlog > MAX_LOG_BACKLOG
+                and not self._closed
+                and threading.current_thread() is not self._thread
+            ):
+                self._backlog_changed.wait(0.5)
+            self._log_backlog += len(lines)
         self._inbox.put(_Report("log", key, (stream, lines, at_ns)))
 
     def exited(self, key: AttemptKey, exit_code: int | None, reason: str | None) -> None:
@@ -254,6 +268,9 @@ class Scheduler:
             return
         if report.kind == "log":
             stream, lines, at_ns = report.args
+            with self._backlog_changed:
+                self._log_backlog -= len(lines)
+                self._backlog_changed.notify_all()
             self._logs.write(key, format_log_lines(stream, lines, at_ns))
             outgoing.append(LogLines(key[0], job.display_name, key[1], stream, lines, at_ns))
         elif report.kind == "started":

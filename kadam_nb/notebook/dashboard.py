@@ -69,6 +69,9 @@ log = logging.getLogger("kadam_nb")
 S = JobStatus
 
 GRAPH_INTERVAL = 0.5
+MESSAGES_PER_SECOND = 20.0
+"""Widget messages the pump may send a second, whatever the log rate (a token bucket): the
+browser drops messages above ~1,000 a second and stays smooth at 10-20 view updates."""
 """Seconds between two drawings of the graph, at least (drawing SVG costs tens of ms)."""
 MAX_LINE_CHARS = 2000
 """A log line longer than this is cut in its pane (the file keeps it whole)."""
@@ -221,6 +224,17 @@ def _after_last_newline(f: Any, start: int, end: int) -> int:
 # State of one pane
 
 
+@dataclass(frozen=True)
+class _Tail:
+    """The last lines of a big LogLines batch, with the batch's size."""
+
+    job_id: str
+    attempt: int
+    stream: str
+    lines: list[str]
+    count: int
+
+
 @dataclass
 class _Pane:
     """The in-memory state of one top-level job's log pane (an array's children share it)."""
@@ -245,11 +259,18 @@ class _Pane:
                 self.lines.append(("M", f"--- {prefix}attempt {attempt} ---"))
 
     def add(
-        self, job_id: str, attempt: int, stream: str, lines: Sequence[str], prefix: str
+        self,
+        job_id: str,
+        attempt: int,
+        stream: str,
+        lines: Sequence[str],
+        prefix: str,
+        count: int | None = None,
     ) -> None:
-        """A batch from an event: O(min(len(lines), maxlen)), whatever the batch's size."""
+        """A batch from an event: O(min(len(lines), maxlen)), whatever the batch's size.
+        ``count`` is the batch's size when ``lines`` is only its tail."""
         self._attempt(job_id, attempt, prefix)
-        self.total += len(lines)
+        self.total += len(lines) if count is None else count
         kind = "E" if stream == STDERR else "O"
         tail = lines[-self.maxlen :] if len(lines) > self.maxlen else lines
         self.lines.extend((kind, _cut(prefix + text)) for text in tail)
@@ -343,6 +364,11 @@ class Dashboard:
         self._tabs_dirty = False
         self._last_clock = -math.inf
         self._status_item: _Status | None = None
+        self._tokens = MESSAGES_PER_SECOND / 2  # the first fill; construction used the rest
+        self._tokens_at = time.monotonic()
+        self._deferred = False  # a write waited for the budget this tick
+        self._budget_on = True
+        self._final_pending = False
         self._done = False
         self._closed = False
         self._unsubscribe: Any = None
@@ -411,12 +437,15 @@ class Dashboard:
         self.graph = widgets.HTML("<span class='kadam-muted'>drawing the graph…</span>")
         self.table = widgets.HTML("")
         self.jobs: dict[str, JobControls] = {}
-        self.tabs = widgets.Tab()
         for job_id in self._top:
             self._make_controls(job_id)
-        self._set_tabs(count=False)
+        self.tabs = widgets.Tab(  # built whole: no update message right after it opens
+            children=tuple(c.box for c in self.jobs.values()),
+            titles=tuple(self._tab_title(c.job_id) for c in self.jobs.values()),
+        )
         self.widget = widgets.VBox(
-            [
+            _dom_classes=("kadam-dash",),
+            children=[
                 self.style,
                 widgets.HBox([self.title]),
                 widgets.HBox([self.progress, self.elapsed]),
@@ -424,9 +453,8 @@ class Dashboard:
                 self.graph,
                 self.table,
                 self.tabs,
-            ]
+            ],
         )
-        self.widget.add_class("kadam-dash")
 
         if live and not self._all_done():
             self.mode = "live"
@@ -441,6 +469,7 @@ class Dashboard:
             self._stop_listening()
             self._load_logs(self._seed_sizes)
             self._finish()
+            self._budget_on = False  # built before it is shown: nothing to pace
             self._render(final=True)
 
     # ------------------------------------------------------------------ public
@@ -472,7 +501,14 @@ class Dashboard:
             return True
         if self._run_over_now():
             return self._pump.wait_finished(left())
-        return self._pump.wait_idle(left())
+        while True:  # idle: every event handled, and no write waiting for the message budget
+            if not self._pump.wait_idle(left()):
+                return False
+            if not self._deferred:
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(1.0 / MESSAGES_PER_SECOND)
 
     def close(self) -> None:
         """Stop following the run: unsubscribe and stop the pump (widgets stay as they are)."""
@@ -548,15 +584,12 @@ class Dashboard:
         box = widgets.VBox([widgets.HBox([cancel, terminate]), log_widget])
         self.jobs[key] = JobControls(job_id, name, log_widget, cancel, terminate, box)
 
-    def _set_tabs(self, count: bool = True) -> None:
+    def _set_tabs(self) -> bool:
         children = tuple(c.box for c in self.jobs.values())
         titles = tuple(self._tab_title(c.job_id) for c in self.jobs.values())
-        if count:
-            self._write(self.tabs, "children", children)
-            self._write(self.tabs, "titles", titles)
-        else:
-            self.tabs.children = children
-            self.tabs.titles = titles
+        return self._write(self.tabs, "children", children) and self._write(
+            self.tabs, "titles", titles
+        )
 
     def _tab_title(self, job_id: str) -> str:
         view = self._views[job_id]
@@ -600,7 +633,12 @@ class Dashboard:
         return views, sizes
 
     def _observe(self, event: Any) -> None:
-        """The registry's observer: on the scheduler thread; only hands the event over."""
+        """The registry's observer: on the scheduler thread; only hands the event over (a big
+        batch of lines as its last ``log_lines`` lines and its size, so that what waits for
+        the pump stays small even when the pump is slow)."""
+        if isinstance(event, LogLines) and len(event.lines) > self.log_lines:
+            tail = event.lines[-self.log_lines :]
+            event = _Tail(event.job_id, event.attempt, event.stream, tail, len(event.lines))
         self._pump.post(event)
 
     def _stop_listening(self) -> None:
@@ -615,22 +653,26 @@ class Dashboard:
         self.ticks += 1
         before = self.updates_sent
         try:
-            if self._done:  # leftovers posted while the final update was made
+            if self._done and not self._final_pending:  # leftovers after the final update
                 for item in items:
                     if isinstance(item, _Status):
                         self._status_item = item
+                self._deferred = False
                 self._render_status()
-                return None
+                return 1.0 / MESSAGES_PER_SECOND if self._deferred else None
             self._fold(items)
             if self.mode == "follow" and not self._closed:
                 self._poll()
             final = self._closed or self._all_done() or self._registry_gone()
             if final:
                 self._finish()
-            self._render(final=final)
+            complete = self._render(final=final)
+            self._final_pending = final and not complete
         finally:
             if self.updates_sent > before:
                 self.ticks_with_writes += 1
+        if self._final_pending:  # the last writes wait for the message budget
+            return 1.0 / MESSAGES_PER_SECOND
         if final:
             return None
         return self._next_delay()
@@ -647,18 +689,20 @@ class Dashboard:
 
     def _next_delay(self) -> float:
         delay = FOLLOW_INTERVAL if self.mode == "follow" else CLOCK_INTERVAL
+        if self._deferred:  # writes wait for the message budget: come back when it allows
+            delay = min(delay, 1.0 / MESSAGES_PER_SECOND)
         if self._state_version != self._graph_version:  # a redraw is waiting for its slot
             due = self._last_graph_at + GRAPH_INTERVAL - time.monotonic()
             delay = min(delay, max(0.0, due))
         return delay
 
     def _apply(self, item: Any) -> None:
-        if isinstance(item, LogLines):
+        if isinstance(item, (LogLines, _Tail)):
             pane = self._pane_of.get(item.job_id)
             if pane is not None:
-                pane.add(
-                    item.job_id, item.attempt, item.stream, item.lines, self._prefix[item.job_id]
-                )
+                count = item.count if isinstance(item, _Tail) else None
+                prefix = self._prefix[item.job_id]
+                pane.add(item.job_id, item.attempt, item.stream, item.lines, prefix, count)
         elif isinstance(item, StateChanged):
             view = item.job
             if view.run_id != self.run_id:
@@ -768,35 +812,67 @@ class Dashboard:
     # ------------------------------------------------------------------ writing widgets
 
     def _write(self, widget: Any, name: str, value: Any) -> bool:
-        """Set one trait if its value changed; every such write is one message to the browser."""
+        """Set one trait if its value changed (each write is one message to the browser), within
+        the message budget. True when the widget shows ``value``; False when the write has to
+        wait for the budget (the caller keeps it dirty for a later tick)."""
         if getattr(widget, name) == value:
+            return True
+        if not self._take_token():
+            self._deferred = True
             return False
         setattr(widget, name, value)
         self.updates_sent += 1
         return True
 
-    def _render(self, final: bool) -> None:
+    def _has_token(self) -> bool:
+        if not self._budget_on:
+            return True
+        refill = (time.monotonic() - self._tokens_at) * MESSAGES_PER_SECOND
+        return min(MESSAGES_PER_SECOND, self._tokens + refill) >= 1.0
+
+    def _take_token(self) -> bool:
+        if not self._budget_on:
+            return True
+        now = time.monotonic()
+        refill = (now - self._tokens_at) * MESSAGES_PER_SECOND
+        self._tokens = min(MESSAGES_PER_SECOND, self._tokens + refill)
+        self._tokens_at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
+    def _render(self, final: bool) -> bool:
+        """Write what changed, panes first, within the message budget. True if everything is
+        shown; False if some writes wait for the next tick (they stay dirty)."""
+        self._deferred = False
         now = time.time()
+        self._render_status()  # what a button click did: the first thing a person looks for
         if self._tabs_dirty:
-            self._tabs_dirty = False
-            self._set_tabs()
+            self._tabs_dirty = not self._set_tabs()
         for controls in self.jobs.values():
             pane = self._panes[controls.job_id]
             if pane.dirty:
-                pane.dirty = False
-                self._write(controls.log, "value", self._pane_html(pane))
+                pane.dirty = not self._write(controls.log, "value", self._pane_html(pane))
         clock_due = now - self._last_clock >= CLOCK_INTERVAL and not self._done
+        if clock_due or final:
+            self._last_clock = now  # times shown move once a second, not on every tick
         if self._table_dirty or clock_due or final:
-            self._table_dirty = False
-            self._last_clock = now
-            self._render_table(now)
-        if self._state_version != self._graph_version and (
+            before, self._deferred = self._deferred, False
+            self._render_table(self._last_clock)
+            self._table_dirty = self._deferred
+            self._deferred = before or self._deferred
+        graph_due = self._state_version != self._graph_version and (
             final or time.monotonic() - self._last_graph_at >= GRAPH_INTERVAL
-        ):
-            self._graph_version = self._state_version
-            self._last_graph_at = time.monotonic()
-            self._write(self.graph, "value", self._graph_html())
-        self._render_status()
+        )
+        if graph_due and not self._has_token():  # drawing costs tens of ms: only when sendable
+            self._deferred = True
+        elif graph_due:
+            version = self._state_version
+            if self._write(self.graph, "value", self._graph_html()):
+                self._graph_version = version
+                self._last_graph_at = time.monotonic()
+        return not self._deferred
 
     def _render_table(self, now: float) -> None:
         leaves = [self._views[i] for i in self._leaves()]
@@ -1016,6 +1092,7 @@ class Dashboard:
         item = _Status(text, error, time.time())
         if not self._pump.post_or_refuse(item):  # no pump (any more): nobody else writes now
             self._status_item = item
+            self._budget_on = False  # a rare, single write: send it now
             self._render_status()
 
     def _act(self, verb: str, job_id: str) -> None:

@@ -188,12 +188,23 @@ class KadamMagics(Magics):
         cache = args.cache or self._cells_ask_cache(reg, names)
         run = reg.run(names, cache=cache)
         self.last_run = run
-        if args.wait:
-            try:
-                run.wait()
-            except KeyboardInterrupt:
-                print("(stopped waiting; the run goes on: %kadam status, %kadam dashboard)")
-        return self._dashboard_for(reg, run)
+        dashboard = self._dashboard_for(reg, run)
+        if not args.wait:
+            return dashboard
+        # --wait: show the dashboard now, so it is live while the cell waits, and let its last
+        # update reach the page before the cell ends.
+        from IPython.display import display
+
+        if dashboard is not run:
+            display(dashboard)
+        try:
+            run.wait()
+            wait_idle = getattr(dashboard, "wait_idle", None)
+            if wait_idle is not None:
+                wait_idle(10.0)
+        except KeyboardInterrupt:
+            print("(stopped waiting; the run goes on: %kadam status, %kadam dashboard)")
+        return run  # its repr is the one-line outcome under the dashboard
 
     def _cells_ask_cache(self, reg: Registry, names: list[str] | None) -> bool:
         """Whether the job cells ask for a cached run: every job of the plan has ``--cache``

@@ -360,11 +360,14 @@ def test_run_returns_the_dashboard(
     module.Dashboard = Dashboard  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "kadam_nb.notebook.dashboard", module)
     job(ip, f"a {BUSYBOX}")
-    shown = kadam(ip, "run --wait")
-    assert isinstance(shown, Dashboard)
+    outcome = kadam(ip, "run --wait")  # the dashboard is displayed at once; the Run returned
+    assert isinstance(outcome, Run) and outcome.succeeded
     registry, run, settings = made[0]
-    assert registry is kadam_nb.registry() and run.succeeded and settings is magics(ip).settings
+    assert registry is kadam_nb.registry() and run.id == outcome.id
+    assert settings is magics(ip).settings
+    assert isinstance(kadam(ip, "run"), Dashboard)  # without --wait: returned at once
     assert isinstance(kadam(ip, "dashboard"), Dashboard)
+    kadam_nb.registry().wait(timeout=30)
 
 
 def test_dashboard_and_graph_before_any_run(
