@@ -285,6 +285,11 @@ class DockerBackend:
         result = api.wait(container)
         code = int(result.get("StatusCode", -1))
         state = api.inspect_container(container).get("State", {})
+        deadline = time.monotonic() + 1.0
+        while code == 137 and not state.get("OOMKilled") and time.monotonic() < deadline:
+            # the engine may record the OOM kill just after the exit: look again briefly
+            time.sleep(0.1)
+            state = api.inspect_container(container).get("State", {})
         reason: str | None = None
         if state.get("OOMKilled"):
             reason = Reasons.OOM
