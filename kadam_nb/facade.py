@@ -75,7 +75,8 @@ class Registry:
     jobs. ``max_vcpus``/``max_memory`` size the default compute environment (the machine's CPUs
     and memory by default). ``stop_grace`` is the seconds between SIGTERM and SIGKILL when a job
     times out or is terminated. ``keep_failed_containers`` keeps the containers of failed
-    attempts for debugging (the container id is the attempt's ``handle``).
+    attempts for debugging (the container id is the attempt's ``handle``). ``step=True`` starts
+    in step mode (see :meth:`step`).
     """
 
     def __init__(
@@ -89,6 +90,7 @@ class Registry:
         default_image: str = DEFAULT_IMAGE,
         keep_failed_containers: bool = False,
         read_only: bool = False,
+        step: bool = False,
     ) -> None:
         self.state_dir = Path(state_dir).expanduser().resolve()
         self.backend = resolve_backend_name(backend)
@@ -126,6 +128,7 @@ class Registry:
             for name in {env.backend for env in self.engine.environments.values()}
         }
         self._scheduler = Scheduler(self.engine, self.store, backends, stop_grace=stop_grace)
+        self._scheduler.stepping = step
         if not self.read_only:
             self._restore_unfinished()
             self._scheduler.start()
@@ -490,6 +493,41 @@ class Registry:
             self._scheduler.call(lambda: self.engine.terminate(job_id, reason, time.time()))
         )
 
+    # ------------------------------------------------------------------ step mode
+
+    @property
+    def stepping(self) -> bool:
+        """Step mode: the scheduler takes no decision until :meth:`step` asks for one."""
+        return self._scheduler.stepping
+
+    @stepping.setter
+    def stepping(self, on: bool) -> None:
+        def apply() -> None:
+            self._scheduler.stepping = bool(on)
+
+        self._scheduler.call(apply)  # turning it off lets the next loop decide everything
+
+    def step(self) -> str:
+        """Take one scheduling decision and say what it did and why, in one sentence (step mode
+        is for walking a class through a run; outside it, decisions happen by themselves)."""
+        self._writable()
+
+        def one() -> str:
+            said = self.engine.decide_one(time.time())
+            if said is not None:
+                return said
+            running = self.engine.active_attempts
+            if running:
+                return (
+                    f"Nothing to decide now: {running} attempt{'s' if running != 1 else ''} "
+                    "running; the next decision comes when one of them ends"
+                )
+            if self.engine.busy:
+                return "Nothing to decide now: the jobs left wait for capacity"
+            return "Nothing to decide: every job has finished"
+
+        return str(self._scheduler.call(one))
+
     # ------------------------------------------------------------------ reading jobs
 
     def job(self, ref: str | Job) -> Job:
@@ -553,6 +591,32 @@ class Registry:
             if job_id is not None:
                 latest[name] = self._view(job_id)
         return definitions_graph(self.definitions(), latest)
+
+    def lifecycle(self, job: str | Job | None = None) -> Any:
+        """AWS Batch's job state machine as a picture, each edge labelled with its cause; with
+        a job, the path it took is highlighted with the time spent in each state."""
+        from .display.lifecycle import lifecycle_graph
+
+        if job is None:
+            return lifecycle_graph()
+        handle = self.job(job)
+        title = f"{handle.name}: {handle.status.value}"
+        return lifecycle_graph(handle.transitions(), title=title)
+
+    def timeline(self, run: str | Run | None = None) -> Any:
+        """A Gantt picture of a run (the latest by default): one row per job, bars for PENDING
+        (waiting for dependencies), RUNNABLE (waiting for capacity), STARTING and RUNNING,
+        attempts ticked, failures crossed, and a line for now while the run is live."""
+        from .core.timeline import state_intervals
+        from .display.timeline import timeline_figure
+
+        chosen = run if run is not None else self.latest_run()
+        if chosen is None:
+            raise NotFound("no run yet: run() starts one")
+        views = [v for v in self._views(chosen) if not v.is_parent]
+        transitions = self.store.transitions_for([v.id for v in views])
+        rows = [(v.display_name, state_intervals(v.id, transitions.get(v.id, []))) for v in views]
+        return timeline_figure(rows, live=any(not v.status.done for v in views))
 
     def latest_run(self) -> Run | None:
         """The most recent run recorded in the state directory, or None."""

@@ -86,6 +86,7 @@ class Scheduler:
         self._logs = LogFiles()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self.stepping = False  # step mode: decisions only when step() asks
         self._log_backlog = 0  # log lines reported and not yet stored
         self._backlog_changed = threading.Condition()
         self.errors: list[str] = []
@@ -220,7 +221,8 @@ class Scheduler:
                 self._apply_report(item, now, outgoing)
             self._collect(effects, outgoing)
         self.engine.expire(now)
-        self.engine.decide(now)
+        if not self.stepping:
+            self.engine.decide(now)
         self._collect(effects, outgoing)
         starts = [a for e in effects for a in e.actions if isinstance(a, StartAttempt)]
         for action in starts:  # decide where its log goes before the attempt is stored

@@ -316,6 +316,20 @@ class Store:
             for r in rows
         ]
 
+    def transitions_for(self, job_ids: list[str]) -> dict[str, list[Transition]]:
+        """The transitions of many jobs at once, by job id, each list in recorded order."""
+        out: dict[str, list[Transition]] = {}
+        for chunk in _chunks(job_ids, 500):
+            rows = self._query(
+                "SELECT job_id, at, src, dst, reason FROM transitions "
+                f"WHERE job_id IN ({_marks(len(chunk))}) ORDER BY rowid",
+                chunk,
+            )
+            for r in rows:
+                src = JobStatus(r[2]) if r[2] else None
+                out.setdefault(r[0], []).append(Transition(r[0], r[1], src, JobStatus(r[3]), r[4]))
+        return out
+
     def unfinished_jobs(self) -> list[JobRecord]:
         """Jobs a previous session left before SUCCEEDED/FAILED, rebuilt as engine records."""
         rows = self._query(

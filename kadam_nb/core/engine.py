@@ -385,6 +385,23 @@ class BatchEngine:
             taken += 1
         return taken
 
+    def decide_one(self, now: float) -> str | None:
+        """Take exactly one decision (step mode) and say in one sentence what it did and why;
+        None when there is nothing to decide."""
+        mark = len(self._effects.decisions)
+        if not self.decide(now, limit=1):
+            return None
+        said = self._effects.decisions[mark:]
+        if not said:
+            return None
+        more = len(said) - 1
+        tail = f" (and {more} more change{'s' if more != 1 else ''} it caused)" if more else ""
+        return said[0] + tail
+
+    def pending_decisions(self) -> int:
+        """How many jobs wait for an evaluation (RUNNABLE ones wait for capacity instead)."""
+        return len(self._to_evaluate)
+
     def _jobs_get(self, job_id: str) -> JobRecord:
         return self.jobs[job_id]
 
@@ -421,7 +438,12 @@ class BatchEngine:
                 self._set(job, S.PENDING, Reasons.waiting_for(names), now)
                 return True
             return False
-        reason = "Dependencies succeeded" if job.depends_on else "No dependencies"
+        if job.depends_on:
+            names = [self._name_of(d.job_id) for d in job.depends_on if d.job_id]
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            reason = f"Dependencies succeeded ({shown})"
+        else:
+            reason = "No dependencies"
         self._set(job, S.RUNNABLE, f"{reason}; waiting for capacity in queue {job.queue}", now)
         self._push_runnable(job)
         return True
