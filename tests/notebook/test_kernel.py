@@ -133,3 +133,21 @@ def test_log_flood_keeps_the_kernel_and_the_page_calm(on_docker: None, tmp_path:
     assert int(lines) == 1_000_000
     assert int(peak) - int(before) < 100, f"kernel grew from {before} MB to a peak of {peak} MB"
     assert sent / elapsed <= 20, f"{sent} widget messages in {elapsed:.1f} s"
+
+
+def test_concepts_notebook(on_docker: None, tmp_path: Path) -> None:
+    """Every section's assert passes on Docker, and the pictures are there."""
+    notebook = execute("02-batch-concepts.ipynb", tmp_path)
+    assert "started in order: ['urgent', 'low-1', 'low-2']" in outputs_of(
+        notebook, 'reg.create_queue("urgent", priority=10, compute_environments=["one-cpu"])'
+    )
+    kinds = [
+        kind
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+        if "data" in out
+        for kind in out.data
+    ]
+    assert kinds.count("image/svg+xml") >= 3  # lifecycle pictures and the graph
+    assert "image/png" in kinds  # the timeline
