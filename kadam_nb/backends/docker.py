@@ -247,7 +247,12 @@ class DockerBackend:
             with contextlib.suppress(Exception):
                 socket.close()
             self._remove(container)
-            events.failed_to_start(key, f"CannotStartContainerError: {_short(exc)}")
+            hint = (
+                " (the command is not in the image: check the command, or use an image that has it)"
+                if "not found" in str(exc)
+                else ""
+            )
+            events.failed_to_start(key, f"CannotStartContainerError: {_short(exc)}{hint}")
             return
         with self._lock:
             self._containers[key] = container
@@ -387,7 +392,11 @@ class DockerBackend:
                     events.progress(spec.key, f"pull {image}: {text.strip()}")
             api.inspect_image(image)
         except Exception as exc:
-            events.failed_to_start(spec.key, f"CannotPullContainerError: {_short(exc)}")
+            events.failed_to_start(
+                spec.key,
+                f"CannotPullContainerError: {_short(exc)} (check the image name, or build or "
+                "pull the image on this machine first)",
+            )
             return False
         events.progress(spec.key, f"pulled image {image}")
         return True
