@@ -41,6 +41,7 @@ from .errors import (
 if TYPE_CHECKING:
     from .facade import Registry
     from .jobs import Job, Run
+    from .notebook.form import JobForm
 
 __all__ = [
     "BackendUnavailable",
@@ -63,6 +64,7 @@ __all__ = [
     "Ulimit",
     "Volume",
     "__version__",
+    "form",
     "load_ipython_extension",
     "registry",
 ]
@@ -88,6 +90,17 @@ def registry(**kwargs: Any) -> Registry:
             kwargs.setdefault("backend", os.environ.get("KADAM_BACKEND", "auto"))
             _default = Registry(**kwargs)
         return _default
+
+
+def form(name: str | None = None) -> JobForm:
+    """An AWS-console-like form for a job definition, on the default :func:`registry`.
+
+    With ``name`` of a registered definition it starts filled with its latest revision. Display
+    it (the last expression of a cell) to use it; ``%kadam form [NAME]`` is the same.
+    """
+    from .notebook.form import JobForm
+
+    return JobForm(registry(), name=name)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -69,6 +69,10 @@ VERBS = (
     "dashboard",
     "reset",
     "config",
+    "form",
+    "states",
+    "timeline",
+    "step",
 )
 """The line verbs, in the order the grammar lists them."""
 
@@ -154,6 +158,14 @@ Lines:
                          forget every definition; --history also deletes the state
                          directory (refused while a job is unfinished)
   %kadam config          the effective settings (%config Kadam.NAME = VALUE changes them)
+  %kadam form [NAME]     a job definition form like the AWS console's (NAME: filled with its
+                         latest revision): create, submit, show as code, load any revision
+  %kadam states [JOB]    the seven job states and AWS's transitions, each with its cause; with
+                         JOB, the path it took, the time in each state and the reasons
+  %kadam timeline [RUN]  a Gantt picture of the latest (or given) run: waiting for
+                         dependencies (PENDING) vs for capacity (RUNNABLE), attempts, failures
+  %kadam step [on|off]   step mode: with on, the scheduler takes no decision until asked;
+                         %kadam step takes one and says what it did and why; off lets it run
 
 JOB is a definition name (its latest job), NAME[i] (array child i) or a job id; RUN is a run
 id or a unique prefix of one.
@@ -592,7 +604,17 @@ def _verb_parsers() -> dict[str, _Parser]:
     new("dashboard").add_argument("run", nargs="?", metavar="RUN")
     new("reset").add_argument("--history", action="store_true")
     new("config")
+    new("form").add_argument("name", nargs="?", metavar="NAME")
+    new("states").add_argument("job", nargs="?", metavar="JOB")
+    new("timeline").add_argument("run", nargs="?", metavar="RUN")
+    new("step").add_argument("mode", nargs="?", metavar="on|off", type=_on_off)
     return parsers
+
+
+def _on_off(text: str) -> str:
+    if text.lower() not in ("on", "off"):
+        raise argparse.ArgumentTypeError(f"{text!r}: use on or off (or nothing, to take a step)")
+    return text.lower()
 
 
 def _export_target(text: str) -> str:

@@ -274,6 +274,31 @@ class KadamMagics(Magics):
                     latest[d.name] = Job(reg, job_id).view
             self._show_graph(lambda g: g.definitions_graph(reg.definitions(), latest), quiet=False)
 
+    def _verb_states(self, args: argparse.Namespace) -> Any:
+        reg = self.registry()
+        return reg.lifecycle(args.job) if args.job else reg.lifecycle()
+
+    def _verb_timeline(self, args: argparse.Namespace) -> Any:
+        reg = self.registry()
+        run = self._run_or_latest(reg, args.run)
+        if run is None:
+            raise NotFound("no run yet: %kadam run starts one")
+        return reg.timeline(run)
+
+    def _verb_step(self, args: argparse.Namespace) -> None:
+        reg = self.registry()
+        if args.mode == "on":
+            reg.stepping = True
+            print("step mode on: the scheduler waits; %kadam step takes one decision")
+        elif args.mode == "off":
+            reg.stepping = False
+            print("step mode off: the scheduler decides by itself again")
+        else:
+            if not reg.stepping:
+                print("(step mode is off: decisions happen by themselves; %kadam step on)")
+                return
+            print(reg.step())
+
     def _verb_status(self, args: argparse.Namespace) -> Any:
         reg = self.registry()
         if args.all:
@@ -470,6 +495,11 @@ class KadamMagics(Magics):
         shutil.rmtree(state_dir, ignore_errors=True)
         self.last_run = None
         print(f"forgot {len(names)} definition(s) and deleted {state_dir} (the history)")
+
+    def _verb_form(self, args: argparse.Namespace) -> Any:
+        from .form import JobForm
+
+        return JobForm(self.registry(), self.settings, args.name)
 
     def _verb_config(self, args: argparse.Namespace) -> Any:
         import pandas as pd

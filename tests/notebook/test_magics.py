@@ -304,7 +304,8 @@ def test_definition_cell(ip: Any, capsys: pytest.CaptureFixture[str], no_graph: 
     assert "containerProperties.resourceRequirements" in usage(
         ip, "definition", json.dumps({**doc, "containerProperties": {"resourceRequirements": 1}})
     )
-    assert "is not JSON" in usage(ip, "definition", "{not json")
+    refused = usage(ip, "definition", "{not json")  # the words depend on PyYAML being there
+    assert "is not JSON" in refused or "neither JSON" in refused
 
 
 # ------------------------------------------------------------------------------ run, status, logs
@@ -697,3 +698,27 @@ def test_usage_errors_hide_kadam_tracebacks(ip: Any) -> None:
     with pytest.raises(UsageError) as info:
         kadam(ip, "logs nope")
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+# ------------------------------------------------------------------------------ teaching verbs
+
+
+def test_states_timeline_and_step_verbs(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "digraph" in kadam(ip, "states").source
+    assert "no run yet" in usage(ip, "timeline")
+    kadam(ip, "step on")
+    job(ip, f"a {BUSYBOX}", "echo a")
+    run = kadam(ip, "run")
+    capsys.readouterr()
+    kadam(ip, "step")
+    assert capsys.readouterr().out.startswith("a moved SUBMITTED → RUNNABLE: No dependencies")
+    kadam(ip, "step")
+    assert "a moved RUNNABLE → STARTING" in capsys.readouterr().out
+    kadam(ip, "step off")
+    kadam_nb.registry().wait(timeout=30)
+    dot = kadam(ip, "states a").source
+    assert "penwidth=3" in dot
+    picture = kadam(ip, "timeline")
+    assert [label for label, _ in picture.rows] == ["a"]
+    assert run is not None
+    assert "use on or off" in usage(ip, "step maybe")
