@@ -6,18 +6,29 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kadam-installed
 
-.PHONY: test demo lint typecheck venv system clean
+.PHONY: test demo lint typecheck venv system clean bench bench-quick
 
 test: venv system lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The benchmark suite (docs/benchmarks.md): `bench` runs everything (under 15 minutes) and
+# writes the results; `bench-quick` (under 2 minutes) fails only on a large regression. `make
+# test` runs the quick mode as tests/test_bench_quick.py, on the test session's Docker engine.
+bench: venv system
+	@scripts/docker-up.sh
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-quick: venv system
+	@scripts/docker-up.sh
+	$(BIN)/python -m bench.run --quick $(BENCH_ARGS)
 
 demo: venv system
 	@scripts/docker-up.sh
 	$(BIN)/kadam run notebooks/01-quickstart.ipynb $(DEMO_ARGS)
 
 lint: venv
-	$(BIN)/ruff check kadam_nb tests
-	$(BIN)/ruff format --check kadam_nb tests
+	$(BIN)/ruff check kadam_nb tests bench
+	$(BIN)/ruff format --check kadam_nb tests bench
 
 typecheck: venv
 	$(BIN)/mypy

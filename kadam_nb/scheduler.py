@@ -58,6 +58,16 @@ class _Report:
 
 
 _STOP = object()
+MAX_BATCH = 1000
+"""Inbox items one scheduler step takes at most."""
+LINGER = 0.002
+"""Seconds a step made only of informative reports waits for more (see ``_linger``)."""
+
+
+def _informative(item: Any) -> bool:
+    return isinstance(item, _Report) and item.kind in ("started", "log", "progress")
+
+
 MAX_LOG_BACKLOG = 50_000
 """Log lines that may wait in the inbox before backends are made to wait (a few MB)."""
 
@@ -90,6 +100,7 @@ class Scheduler:
         self._log_backlog = 0  # log lines reported and not yet stored
         self._backlog_changed = threading.Condition()
         self.errors: list[str] = []
+        self._work_dirs: dict[str, str] = {}  # run id -> its work directory
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -192,11 +203,9 @@ class Scheduler:
             except queue.Empty:
                 first = None
             batch = [] if first is None else [first]
-            while len(batch) < 1000:
-                try:
-                    batch.append(self._inbox.get_nowait())
-                except queue.Empty:
-                    break
+            self._drain(batch)
+            if batch and all(_informative(item) for item in batch):
+                self._linger(batch)
             stop = any(item is _STOP for item in batch)
             try:
                 self._step([item for item in batch if item is not _STOP])
@@ -206,9 +215,35 @@ class Scheduler:
             if stop:
                 return
 
+    def _drain(self, batch: list[Any]) -> None:
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(self._inbox.get_nowait())
+            except queue.Empty:
+                return
+
+    def _linger(self, batch: list[Any]) -> None:
+        """Wait a little for more reports when the batch only informs (started, log lines,
+        progress): none of them frees capacity or lets a job run, so nothing waits on them, and
+        the exit that usually follows a short job's start then shares its transaction."""
+        deadline = time.monotonic() + LINGER
+        while len(batch) < MAX_BATCH:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                item = self._inbox.get(timeout=left)
+            except queue.Empty:
+                return
+            batch.append(item)
+            if not _informative(item):  # a decision may follow: take it now
+                self._drain(batch)
+                return
+
     def _step(self, batch: list[Any]) -> None:
         outgoing: list[Event] = []
         effects: list[Effects] = []
+        fresh: list[dict[str, JobView]] = []  # the snapshots taken with each Effects
         calls: list[tuple[_Call, Any, BaseException | None]] = []
         now = self.clock()
         for item in batch:
@@ -219,16 +254,11 @@ class Scheduler:
                     calls.append((item, None, exc))
             elif isinstance(item, _Report):
                 self._apply_report(item, now, outgoing)
-            self._collect(effects, outgoing)
+            self._collect(effects, outgoing, fresh)
         self.engine.expire(now)
         if not self.stepping:
             self.engine.decide(now)
-        self._collect(effects, outgoing)
-        starts = [a for e in effects for a in e.actions if isinstance(a, StartAttempt)]
-        for action in starts:  # decide where its log goes before the attempt is stored
-            attempt = action.attempt
-            path = self.store.log_path(action.job.run_id, action.job.id, attempt.number)
-            attempt.log_path = str(path)
+        self._collect(effects, outgoing, fresh)
         try:
             self.store.write(
                 [j for e in effects for j in e.jobs],
@@ -239,9 +269,8 @@ class Scheduler:
             for call, _, _ in calls:
                 call.future.set_exception(exc)
             raise
-        for e in effects:
-            for job in e.jobs:
-                self._views[job.id] = JobView.of(job)
+        for views in fresh:
+            self._views.update(views)
         self._notify(outgoing)
         with self._changed:  # waiters wake after observers have seen every change
             self._changed.notify_all()
@@ -254,14 +283,26 @@ class Scheduler:
             for step in e.actions:
                 self._do(step)
 
-    def _collect(self, effects: list[Effects], outgoing: list[Event]) -> None:
+    def _collect(
+        self, effects: list[Effects], outgoing: list[Event], fresh: list[dict[str, JobView]]
+    ) -> None:
         e = self.engine.take_effects()
         if not e:
             return
         effects.append(e)
+        for action in e.actions:  # decide where its log goes before the attempt is stored
+            if isinstance(action, StartAttempt):
+                attempt = action.attempt
+                job = action.job
+                attempt.log_path = self.store.log_file(job.run_id, job.id, attempt.number)
+        # One snapshot per changed job, shared by its StateChanged events and the published view
+        # (a job changed again later in the step appears in a later Effects, with a newer one).
+        views = {job.id: JobView.of(job) for job in e.jobs}
+        fresh.append(views)
+        jobs = self.engine.jobs
         for t in e.transitions:
-            job = self.engine.jobs[t.job_id]
-            outgoing.append(StateChanged(JobView.of(job), t.src, t.dst, t.reason, t.at))
+            view = views.get(t.job_id) or JobView.of(jobs[t.job_id])
+            outgoing.append(StateChanged(view, t.src, t.dst, t.reason, t.at))
 
     def _apply_report(self, report: _Report, now: float, outgoing: list[Event]) -> None:
         key = report.key
@@ -310,12 +351,18 @@ class Scheduler:
             )
             return
         assert attempt.log_path is not None
-        self._logs.open(key, Path(attempt.log_path))
+        self._logs.open(key, attempt.log_path)
         try:
             backend.start(self.attempt_spec(job, attempt), self)
         except Exception as exc:  # a backend must report, not raise; turn it into a report
             log.exception("backend %s raised on start", attempt.backend)
             self.failed_to_start(key, f"CannotStartContainerError: {exc}")
+
+    def _work_dir(self, run_id: str) -> str:
+        work = self._work_dirs.get(run_id)
+        if work is None:
+            work = self._work_dirs[run_id] = str(self.store.run_work_dir(run_id))
+        return work
 
     def attempt_spec(self, job: JobRecord, attempt: AttemptRecord) -> AttemptSpec:
         """Everything a backend needs for this attempt: ``Ref::`` filled, environment injected."""
@@ -331,7 +378,7 @@ class Scheduler:
             environment=attempt_environment(
                 job, attempt.number, job.queue, attempt.compute_environment
             ),
-            work_dir=str(self.store.run_work_dir(job.run_id)),
+            work_dir=self._work_dir(job.run_id),
             definition=definition,
             image=definition.image,
             vcpus=definition.vcpus,

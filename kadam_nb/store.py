@@ -91,6 +91,8 @@ class Store:
         self.runs_dir = self.root / "runs"
         self.runs_dir.mkdir(exist_ok=True)
         self._lock = threading.RLock()
+        self._written_jobs: set[str] = set()  # jobs whose whole row this Store has written
+        self._log_dirs: dict[str, str] = {}  # run id -> its logs folder
         self._conn = sqlite3.connect(
             self.root / "kadam.db", check_same_thread=False, isolation_level=None, timeout=10.0
         )
@@ -196,7 +198,14 @@ class Store:
         return [(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
 
     def log_path(self, run_id: str, job_id: str, attempt: int) -> Path:
-        return self.runs_dir / run_id / "logs" / f"{job_id.replace(':', '.')}.{attempt}.log"
+        return Path(self.log_file(run_id, job_id, attempt))
+
+    def log_file(self, run_id: str, job_id: str, attempt: int) -> str:
+        """:meth:`log_path` as a string (what the scheduler stores, without pathlib's cost)."""
+        logs = self._log_dirs.get(run_id)
+        if logs is None:
+            logs = self._log_dirs[run_id] = str(self.runs_dir / run_id / "logs")
+        return os.path.join(logs, f"{job_id.replace(':', '.')}.{attempt}.log")
 
     # ------------------------------------------------------------------ jobs (scheduler thread)
 
@@ -207,18 +216,43 @@ class Store:
         transitions: Iterable[Transition],
     ) -> None:
         """Record changed jobs and attempts and new transitions in one transaction."""
-        job_rows = [_job_row(j) for j in jobs]
+        # A job's row is written whole once; afterwards only its changing columns are updated
+        # (no JSON encoding, and SQLite rewrites one index rather than deleting and inserting).
+        job_rows: list[tuple[Any, ...]] = []
+        job_updates: list[tuple[Any, ...]] = []
+        written = self._written_jobs
+        for j in jobs:
+            if j.id in written:
+                job_updates.append(
+                    (
+                        j.status.value,
+                        j.status_reason,
+                        j.started_at,
+                        j.stopped_at,
+                        j.fingerprint,
+                        j.cached_from,
+                        j.id,
+                    )
+                )
+            else:
+                job_rows.append(_job_row(j))
         attempt_rows = [_attempt_row(a) for a in attempts]
         transition_rows = [
             (t.job_id, t.at, t.src.value if t.src else None, t.dst.value, t.reason)
             for t in transitions
         ]
-        if not (job_rows or attempt_rows or transition_rows):
+        if not (job_rows or job_updates or attempt_rows or transition_rows):
             return
         with self._transaction() as cur:
             if job_rows:
                 cur.executemany(
                     f"INSERT OR REPLACE INTO jobs ({_JOB_COLUMNS}) VALUES ({_marks(21)})", job_rows
+                )
+            if job_updates:
+                cur.executemany(
+                    "UPDATE jobs SET status = ?, status_reason = ?, started_at = ?, "
+                    "stopped_at = ?, fingerprint = ?, cached_from = ? WHERE id = ?",
+                    job_updates,
                 )
             if attempt_rows:
                 cur.executemany(
@@ -230,6 +264,7 @@ class Store:
                     "INSERT INTO transitions (job_id, at, src, dst, reason) VALUES (?, ?, ?, ?, ?)",
                     transition_rows,
                 )
+        written.update(row[0] for row in job_rows)
 
     # ------------------------------------------------------------------ jobs (readers)
 
@@ -366,10 +401,14 @@ class LogFiles:
     def __init__(self) -> None:
         self._fds: dict[tuple[str, int], int] = {}
 
-    def open(self, key: tuple[str, int], path: Path) -> None:
+    def open(self, key: tuple[str, int], path: str | os.PathLike[str]) -> None:
         if key not in self._fds:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._fds[key] = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+            try:  # the run's logs folder nearly always exists: one system call, not four
+                self._fds[key] = os.open(path, flags, 0o644)
+            except FileNotFoundError:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self._fds[key] = os.open(path, flags, 0o644)
 
     def write(self, key: tuple[str, int], text: str) -> None:
         fd = self._fds.get(key)

@@ -14,11 +14,11 @@ Every container carries the labels ``kadam.job-id``, ``kadam.attempt``, ``kadam.
 ``kadam.state-dir`` (a hash of the state directory), so that kadam finds its own containers and
 touches nothing else.
 
-Logs: the attempt attaches to the container before starting it, so the first line is not
-missed and nothing is read twice, and parses Docker's multiplexed frames itself from 64 KiB
-reads (stdout and stderr kept apart). After a kernel restart, :meth:`DockerBackend.adopt`
-finds a container by its labels and follows its log again from the start, skipping the lines
-already stored (counted per stream).
+Logs: the attempt attaches to the container's live stream before starting it (as
+``docker run`` does), so the first line is not missed and nothing is read twice, and parses
+Docker's multiplexed frames itself from 64 KiB reads (stdout and stderr kept apart). After a
+kernel restart, :meth:`DockerBackend.adopt` finds a container by its labels and follows its log
+again from the start, skipping the lines already stored (counted per stream).
 """
 
 from __future__ import annotations
@@ -238,9 +238,10 @@ class DockerBackend:
         except docker_errors.APIError as exc:
             events.failed_to_start(key, f"CannotCreateContainerError: {_short(exc)}")
             return
-        socket = api.attach_socket(
-            container, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 1}
-        )
+        # Attach before start, live stream only (as `docker run` does): the stream is connected
+        # when the attach answers, so no line is missed. Asking for a replay too ("logs": 1)
+        # races with the live stream and can deliver the first lines twice.
+        socket = api.attach_socket(container, params={"stdout": 1, "stderr": 1, "stream": 1})
         try:
             api.start(container)
         except docker_errors.APIError as exc:
@@ -289,7 +290,8 @@ class DockerBackend:
         api = self.client.api
         result = api.wait(container)
         code = int(result.get("StatusCode", -1))
-        state = api.inspect_container(container).get("State", {})
+        # Only a kill (137) can be the OOM killer's: other exits need no inspect round trip.
+        state = api.inspect_container(container).get("State", {}) if code == 137 else {}
         deadline = time.monotonic() + 1.0
         while code == 137 and not state.get("OOMKilled") and time.monotonic() < deadline:
             # the engine may record the OOM kill just after the exit: look again briefly
