@@ -159,23 +159,13 @@ def test_array_index_and_work_directory(docker_reg: Registry) -> None:
 def test_kernel_killed_mid_run_is_readopted(docker_engine: object, state_dir: Path) -> None:
     from kadam_nb.backends.docker import state_dir_key
 
-    script = f"""
-import time, kadam_nb as kadam
-reg = kadam.Registry(state_dir={str(state_dir)!r}, backend="docker")
-reg.register("counter", memory=64,
-             command="for i in 1 2 3 4 5 6 7 8; do echo line $i; sleep 0.5; done")
-reg.register("after", memory=64, command="echo after", depends_on=["counter"])
-run = reg.run()
-while "line 2" not in run.jobs[0].logs():
-    time.sleep(0.05)
-print("KILL ME", flush=True)
-time.sleep(60)
-"""
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "KILL ME"
-    proc.kill()
-    proc.wait()
+    _run_then_kill(
+        state_dir,
+        "for i in 1 2 3 4 5 6 7 8; do echo line $i; sleep 0.5; done",
+        until="line 2",
+        name="counter",
+        then='reg.register("after", memory=64, command="echo after", depends_on=["counter"])',
+    )
     with Registry(state_dir=state_dir, backend="docker") as reg:
         counter = reg.job("counter")
         assert counter.wait(timeout=60), counter.status_reason
@@ -188,12 +178,16 @@ time.sleep(60)
     assert kadam_containers({state_dir_key(str(state_dir.resolve()))}) == []
 
 
-def _run_then_kill(state_dir: Path, command: str, until: str) -> None:
-    """Start a run in a child Python process and SIGKILL it once its log contains ``until``."""
+def _run_then_kill(
+    state_dir: Path, command: str, until: str, name: str = "job", then: str = ""
+) -> None:
+    """Start a run in a child Python process (``then`` registers more definitions) and SIGKILL
+    it once the first job's log contains ``until``: a kernel killed mid-run."""
     script = f"""
 import time, kadam_nb as kadam
 reg = kadam.Registry(state_dir={str(state_dir)!r}, backend="docker")
-reg.register("job", memory=64, command={command!r})
+reg.register({name!r}, memory=64, command={command!r})
+{then}
 run = reg.run()
 while {until!r} not in run.jobs[0].logs():
     time.sleep(0.05)

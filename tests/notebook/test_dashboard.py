@@ -16,11 +16,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import comm
 import pytest
 
 from kadam_nb.core.states import JobStatus
@@ -28,44 +26,9 @@ from kadam_nb.core.views import LogLines
 from kadam_nb.facade import Registry
 from kadam_nb.notebook.config import Kadam
 from kadam_nb.notebook.dashboard import PUMP_THREAD_NAME, Dashboard, clean_log_text
+from tests.support.comms import Msg
 
 S = JobStatus
-
-
-@dataclass
-class Msg:
-    at: float
-    thread: str
-    msg_type: str
-    comm_id: str
-    data: dict[str, Any]
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[Msg]:
-    messages: list[Msg] = []
-
-    class RecordingComm(comm.DummyComm):
-        def publish_msg(
-            self,
-            msg_type: str,
-            data: Any = None,
-            metadata: Any = None,
-            buffers: Any = None,
-            **keys: Any,
-        ) -> None:
-            messages.append(
-                Msg(
-                    time.monotonic(),
-                    threading.current_thread().name,
-                    msg_type,
-                    self.comm_id,
-                    data or {},
-                )
-            )
-
-    monkeypatch.setattr(comm, "create_comm", RecordingComm)
-    return messages
 
 
 @pytest.fixture

@@ -12,11 +12,9 @@ import json
 import threading
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import comm
 import pytest
 from IPython.testing import globalipapp
 
@@ -29,35 +27,7 @@ from kadam_nb.notebook.dashboard import Dashboard
 from kadam_nb.notebook.form import ARGV, FIELD_KEYS, JobForm
 from kadam_nb.notebook.grammar import parse_job_cell
 from kadam_nb.notebook.magics import KadamMagics
-
-
-@dataclass
-class Msg:
-    thread: str
-    msg_type: str
-    comm_id: str
-    data: dict[str, Any]
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[Msg]:
-    messages: list[Msg] = []
-
-    class RecordingComm(comm.DummyComm):
-        def publish_msg(
-            self,
-            msg_type: str,
-            data: Any = None,
-            metadata: Any = None,
-            buffers: Any = None,
-            **keys: Any,
-        ) -> None:
-            messages.append(
-                Msg(threading.current_thread().name, msg_type, self.comm_id, data or {})
-            )
-
-    monkeypatch.setattr(comm, "create_comm", RecordingComm)
-    return messages
+from tests.support.comms import Msg
 
 
 @pytest.fixture
