@@ -351,7 +351,15 @@ class Scheduler:
             )
             return
         assert attempt.log_path is not None
-        self._logs.open(key, attempt.log_path)
+        try:
+            self._logs.open(key, attempt.log_path)
+        except OSError as exc:  # never start what could not keep its log
+            reason = (
+                f"CannotStartContainerError: its log file cannot be created ({exc.strerror}: "
+                f"{attempt.log_path}); free space or fix permissions in the state directory"
+            )
+            self.failed_to_start(key, reason)
+            return
         try:
             backend.start(self.attempt_spec(job, attempt), self)
         except Exception as exc:  # a backend must report, not raise; turn it into a report

@@ -319,3 +319,39 @@ def test_default_registry_is_shared(monkeypatch: pytest.MonkeyPatch, tmp_path: P
         assert first.state_dir == (tmp_path / "default").resolve()
     finally:
         first.close()
+
+
+def test_an_unwritable_log_directory_fails_the_attempt_with_a_reason(reg: Registry) -> None:
+    import os
+    import stat
+
+    if os.geteuid() == 0:  # root ignores directory permissions: make the path a file instead
+        reg.register("noisy", command="echo hi")
+        run_logs = reg.store.runs_dir
+        job = None
+        original = reg.store.log_file
+
+        def blocked(run_id: str, job_id: str, attempt: int) -> str:
+            folder = run_logs / run_id / "not-a-folder"
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            folder.touch()
+            return str(folder / "attempt.log")
+
+        reg.store.log_file = blocked  # type: ignore[method-assign]
+        try:
+            job = reg.submit("noisy")
+            assert job.wait(timeout=10) is False
+        finally:
+            reg.store.log_file = original  # type: ignore[method-assign]
+        assert "log file cannot be created" in job.status_reason
+        assert job.attempts[0].exit_code is None  # it never ran
+    else:  # pragma: no cover - CI runs as root
+        folder = reg.store.runs_dir
+        folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+        try:
+            reg.register("noisy", command="echo hi")
+            job = reg.submit("noisy")
+            assert job.wait(timeout=10) is False
+            assert "log file cannot be created" in job.status_reason
+        finally:
+            folder.chmod(stat.S_IRWXU)
