@@ -467,6 +467,19 @@ def _lines(text: str) -> list[str]:
 # The form
 
 
+def _textarea(description: str, placeholder: str, rows: int = 2) -> Any:
+    """A multi-line field of the AWS-only section, validated as you type."""
+    return widgets.Textarea(
+        value="",
+        description=description,
+        placeholder=placeholder,
+        rows=rows,
+        continuous_update=True,
+        style=_DESC,
+        layout=widgets.Layout(width=_WIDE),
+    )
+
+
 class JobForm:
     """An AWS-console-like form for one job definition; ``widget`` is its root.
 
@@ -756,32 +769,14 @@ class JobForm:
             style=_DESC,
             layout=widgets.Layout(width="26em"),
         )
-        options = widgets.Textarea(
-            value="",
-            description="Log options",
-            placeholder="awslogs-group=/batch/jobs\n(one NAME=value a line)",
-            rows=2,
-            continuous_update=True,
-            style=_DESC,
-            layout=widgets.Layout(width=_WIDE),
+        options = _textarea("Log options", "awslogs-group=/batch/jobs\n(one NAME=value a line)")
+        secrets = _textarea(
+            "Log secrets", "NAME=arn:aws:secretsmanager:...\n(one NAME=valueFrom a line)"
         )
-        secrets = widgets.Textarea(
-            value="",
-            description="Log secrets",
-            placeholder="NAME=arn:aws:secretsmanager:...\n(one NAME=valueFrom a line)",
-            rows=2,
-            continuous_update=True,
-            style=_DESC,
-            layout=widgets.Layout(width=_WIDE),
-        )
-        extra = widgets.Textarea(
-            value="",
-            description="Other AWS fields",
-            placeholder='{"schedulingPriority": 10}\n(JSON, as in RegisterJobDefinition)',
+        extra = _textarea(
+            "Other AWS fields",
+            '{"schedulingPriority": 10}\n(JSON, as in RegisterJobDefinition)',
             rows=3,
-            continuous_update=True,
-            style=_DESC,
-            layout=widgets.Layout(width=_WIDE),
         )
         aws = self._section(
             "aws",
