@@ -564,15 +564,17 @@ class Registry:
         """Every job (array children included) as a pandas DataFrame, oldest first."""
         from .display.tables import jobs_frame
 
-        return jobs_frame(self._views(run))
+        return jobs_frame(self.views(run))
 
     def attempts(self, run: str | Run | None = None) -> Any:
         """Every attempt as a pandas DataFrame."""
         from .display.tables import attempts_frame
 
-        return attempts_frame(self._views(run))
+        return attempts_frame(self.views(run))
 
-    def _views(self, run: str | Run | None) -> list[JobView]:
+    def views(self, run: str | Run | None = None) -> list[JobView]:
+        """Current snapshots of a run's jobs (every job when None), array children included,
+        oldest first: live ones from the scheduler, the others from the store."""
         run_id = run.id if isinstance(run, Run) else run
         views = self.store.job_views(run_id=run_id)
         return [self._scheduler.view(v.id) or v for v in views]
@@ -584,7 +586,7 @@ class Registry:
         from .display.graph import definitions_graph, jobs_graph
 
         if run is not None:
-            return jobs_graph(self._views(run))
+            return jobs_graph(self.views(run))
         latest: dict[str, JobView] = {}
         for name in self._definitions:
             job_id = self.store.latest_job_id(name)
@@ -613,19 +615,20 @@ class Registry:
         chosen = run if run is not None else self.latest_run()
         if chosen is None:
             raise NotFound("no run yet: run() starts one")
-        views = [v for v in self._views(chosen) if not v.is_parent]
+        views = [v for v in self.views(chosen) if not v.is_parent]
         transitions = self.store.transitions_for([v.id for v in views])
         rows = [(v.display_name, state_intervals(v.id, transitions.get(v.id, []))) for v in views]
         return timeline_figure(rows, live=any(not v.status.done for v in views))
 
+    def get_run(self, run_id: str) -> Run:
+        """A handle on a run recorded in the state directory (of this kernel or an earlier one)."""
+        top = self.store.job_views(run_id=run_id, include_children=False)
+        return Run(self, run_id, [Job(self, v.id) for v in top], self.store.run_work_dir(run_id))
+
     def latest_run(self) -> Run | None:
         """The most recent run recorded in the state directory, or None."""
         runs = self.store.runs()
-        if not runs:
-            return None
-        run_id, _, _, work_dir = runs[-1]
-        top = [v for v in self.store.job_views(run_id=run_id, include_children=False)]
-        return Run(self, run_id, [Job(self, v.id) for v in top], Path(work_dir))
+        return self.get_run(runs[-1][0]) if runs else None
 
     def _repr_html_(self) -> str:
         from .display.html import registry_html

@@ -388,7 +388,7 @@ class Dashboard:
             except KadamError:  # closed meanwhile: show what the store has
                 live = False
         if not live:
-            views = registry._views(self.run_id)
+            views = registry.views(self.run_id)
         try:
             self._build(views, live)
         except BaseException:  # never leave an observer feeding a buffer nobody drains
@@ -621,7 +621,7 @@ class Dashboard:
         the sizes of its log files. Lines up to those sizes are in the files; every later one
         comes as an event: none is missed or shown twice."""
         self._unsubscribe = self.registry.subscribe(self._observe)
-        views = self.registry._views(self.run_id)
+        views = self.registry.views(self.run_id)
         sizes: dict[tuple[str, int], int] = {}
         for view in views:
             for attempt in view.attempts:
@@ -756,7 +756,7 @@ class Dashboard:
     def _poll(self) -> None:
         """Follow mode: read the run's views from the store and the new bytes of its logs."""
         try:
-            views = self.registry._views(self.run_id)
+            views = self.registry.views(self.run_id)
         except Exception as exc:  # a busy database: try again next time
             self.errors.append(repr(exc))
             return

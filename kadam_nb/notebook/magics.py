@@ -52,7 +52,6 @@ from .grammar import (
 if TYPE_CHECKING:
     import argparse
 
-    from ..core.views import JobView
     from ..facade import Registry
 
 __all__ = ["KadamMagics", "dependency_placeholder"]
@@ -249,14 +248,14 @@ class KadamMagics(Magics):
             return self.last_run
         runs = [r[0] for r in reg.store.runs()]
         if ref is None:
-            return _run_handle(reg, runs[-1]) if runs else None
+            return reg.get_run(runs[-1]) if runs else None
         matches = [r for r in runs if r == ref] or [r for r in runs if r.startswith(ref)]
         if len(matches) != 1:
             why = "matches several runs" if matches else "names no run"
             raise NotFound(f"{ref!r} {why}; runs: {', '.join(runs[-5:]) or 'none yet'}")
         if self.last_run is not None and self.last_run.id == matches[0]:
             return self.last_run
-        return _run_handle(reg, matches[0])
+        return reg.get_run(matches[0])
 
     # ------------------------------------------------------------------ looking
 
@@ -264,7 +263,7 @@ class KadamMagics(Magics):
         reg = self.registry()
         run = self._run_or_latest(reg, args.run) if args.run else self.last_run
         if run is not None:
-            views = _run_views(reg, run.id)
+            views = reg.views(run.id)
             self._show_graph(lambda g: g.jobs_graph(views), quiet=False)
         else:
             latest = {}
@@ -476,7 +475,7 @@ class KadamMagics(Magics):
     def _verb_reset(self, args: argparse.Namespace) -> None:
         reg = self.registry()
         if args.history:
-            busy = [v for v in _run_views(reg, None) if not v.status.done]
+            busy = [v for v in reg.views() if not v.status.done]
             if busy:
                 listed = ", ".join(f"{v.display_name} {v.status.value}" for v in busy[:5])
                 raise KadamError(
@@ -540,16 +539,6 @@ def _summary(d: JobDefinition, change: str, cell: JobCell | None) -> str:
     if cell is not None and cell.cache:
         parts.append("cache")
     return " · ".join(parts)
-
-
-def _run_handle(reg: Registry, run_id: str) -> Run:
-    views = reg.store.job_views(run_id=run_id, include_children=False)
-    return Run(reg, run_id, [Job(reg, v.id) for v in views], reg.store.run_work_dir(run_id))
-
-
-def _run_views(reg: Registry, run_id: str | None) -> list[JobView]:
-    """Current views of a run's jobs (every job with None), array children included."""
-    return [Job(reg, v.id).view for v in reg.store.job_views(run_id=run_id)]
 
 
 def _reason(job: Job) -> str:
