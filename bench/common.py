@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -138,3 +139,29 @@ def reset_hwm() -> None:
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+def time_dag(
+    backend: str,
+    shape: Callable[[Any, int], str],
+    n: int,
+    timeout: float,
+    **registry: Any,
+) -> float:
+    """Seconds from ``run()`` to the end of the DAG ``shape(registry, n)`` registers (it returns
+    the target's name), on a fresh state directory; the DAG must succeed."""
+    import tempfile
+
+    from kadam_nb.facade import Registry
+
+    with tempfile.TemporaryDirectory() as d:
+        reg = Registry(d, backend, **registry)
+        try:
+            target = shape(reg, n)
+            t = time.perf_counter()
+            ok = reg.run([target]).wait(timeout=timeout)
+            dt = time.perf_counter() - t
+            assert ok, f"the benchmark DAG on {backend} did not succeed"
+            return dt
+        finally:
+            reg.close()

@@ -15,7 +15,7 @@ from typing import Any
 from kadam_nb.core.views import LogLines
 from kadam_nb.facade import Registry
 
-from .common import Row, alternate
+from .common import Row, alternate, time_dag
 from .local import LINES, kadam_seq
 
 IMAGE = "busybox:1.36"
@@ -79,26 +79,26 @@ def floor_chain(n: int) -> float:
 
 
 def kadam_docker(shape: str, n: int, capacity: int) -> Callable[[], float]:
+    def fan(reg: Registry, n: int) -> str:
+        reg.register("leaf", image=IMAGE, command=["true"], array_size=n - 1)
+        reg.register("join", image=IMAGE, command=["true"], depends_on=["leaf"])
+        return "join"
+
+    def chain(reg: Registry, n: int) -> str:
+        for i in range(n):
+            deps = [f"c{i - 1}"] if i else []
+            reg.register(f"c{i}", image=IMAGE, command=["true"], depends_on=deps)
+        return f"c{n - 1}"
+
     def run() -> float:
-        with tempfile.TemporaryDirectory() as d:
-            reg = Registry(d, "docker", max_vcpus=capacity, default_image=IMAGE)
-            try:
-                if shape == "fan":
-                    reg.register("leaf", image=IMAGE, command=["true"], array_size=n - 1)
-                    reg.register("join", image=IMAGE, command=["true"], depends_on=["leaf"])
-                    target = "join"
-                else:
-                    for i in range(n):
-                        deps = [f"c{i - 1}"] if i else []
-                        reg.register(f"c{i}", image=IMAGE, command=["true"], depends_on=deps)
-                    target = f"c{n - 1}"
-                t = time.perf_counter()
-                ok = reg.run([target]).wait(timeout=1200)
-                dt = time.perf_counter() - t
-                assert ok, "the Docker benchmark DAG did not succeed"
-                return dt
-            finally:
-                reg.close()
+        return time_dag(
+            "docker",
+            fan if shape == "fan" else chain,
+            n,
+            1200,
+            max_vcpus=capacity,
+            default_image=IMAGE,
+        )
 
     return run
 

@@ -15,7 +15,7 @@ from kadam_nb.core.graph import plan_pipeline
 from kadam_nb.core.spec import JobDefinition
 from kadam_nb.facade import Registry
 
-from .common import Row, alternate, hwm_mb, open_fds, reset_hwm, rss_mb, timed
+from .common import Row, alternate, hwm_mb, open_fds, reset_hwm, rss_mb, time_dag, timed
 
 CAPACITY = 2
 
@@ -86,18 +86,7 @@ def kadam_dag(
     shape: Callable[[Registry, int], str], n: int, **registry: object
 ) -> Callable[[], float]:
     def run() -> float:
-        with tempfile.TemporaryDirectory() as d:
-            reg = Registry(d, "local", max_vcpus=CAPACITY, **registry)  # type: ignore[arg-type]
-            try:
-                target = shape(reg, n)
-                t = time.perf_counter()
-                r = reg.run([target])
-                ok = r.wait(timeout=600)
-                dt = time.perf_counter() - t
-                assert ok, "the benchmark DAG did not succeed"
-                return dt
-            finally:
-                reg.close()
+        return time_dag("local", shape, n, 600, max_vcpus=CAPACITY, **registry)
 
     return run
 
