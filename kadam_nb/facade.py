@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import make_backend, resolve_backend_name
+from .backends.services import SERVICE_SETTINGS, check_service_settings, make_service_backend
 from .core.engine import BatchEngine
 from .core.graph import plan_pipeline
 from .core.jobs import ComputeEnvironment, Dependency, JobQueue, JobRecord
@@ -116,6 +117,7 @@ class Registry:
         self.engine.add_environment(default_env)
         for doc in self.store.resources("compute_environment"):
             if doc["name"] != DEFAULT_ENVIRONMENT:
+                doc["settings"] = FrozenMap(doc.get("settings") or {})
                 self.engine.add_environment(ComputeEnvironment(**doc))
         self.engine.add_queue(JobQueue(DEFAULT_QUEUE, 1, (DEFAULT_ENVIRONMENT,)))
         for doc in self.store.resources("queue"):
@@ -135,6 +137,8 @@ class Registry:
         _open_registries.add(self)
 
     def _make_backend(self, name: str) -> Any:
+        if name in SERVICE_SETTINGS:
+            return make_service_backend(name, str(self.state_dir))
         return make_backend(
             name,
             stop_grace=self.stop_grace,
@@ -207,37 +211,72 @@ class Registry:
         self,
         name: str,
         *,
-        max_vcpus: float,
-        max_memory: int | str,
+        max_vcpus: float | None = None,
+        max_memory: int | str | None = None,
         backend: str | None = None,
         max_gpus: int = 0,
+        **settings: str,
     ) -> ComputeEnvironment:
-        """Create (or resize) a compute environment: the capacity its jobs share."""
+        """Create (or change) a compute environment: the capacity its jobs share.
+
+        ``backend`` "docker" or "local" runs jobs here, within ``max_vcpus`` and ``max_memory``.
+        "aws-batch" (settings ``job_queue``, optional ``region``, ``endpoint_url``) and "slurm"
+        (optional ``partition``, ``account``) hand jobs to that service, which schedules them
+        on its own capacity; a queue of such an environment sends its jobs there.
+        """
         self._writable()
+        service = backend in SERVICE_SETTINGS
         errors = []
         if not isinstance(name, str) or not _NAME.match(name):
             errors.append(FieldError("name", "1-128 letters, digits, - or _"))
-        if isinstance(max_vcpus, bool) or not isinstance(max_vcpus, (int, float)) or max_vcpus <= 0:
-            errors.append(FieldError("max_vcpus", "must be a number > 0"))
+        if service:
+            errors.extend(check_service_settings(str(backend), settings))
+            max_vcpus = 0 if max_vcpus is None else max_vcpus
+            max_memory = 0 if max_memory is None else max_memory
+        else:
+            errors.extend(check_service_settings(backend or self.backend, settings))
+            for field_name, value in (("max_vcpus", max_vcpus), ("max_memory", max_memory)):
+                if value is None:
+                    errors.append(FieldError(field_name, "required for a docker or local one"))
+            valid = not isinstance(max_vcpus, bool) and isinstance(max_vcpus, (int, float))
+            if max_vcpus is not None and (not valid or max_vcpus <= 0):
+                errors.append(FieldError("max_vcpus", "must be a number > 0"))
         if isinstance(max_gpus, bool) or not isinstance(max_gpus, int) or max_gpus < 0:
             errors.append(FieldError("max_gpus", "must be a whole number >= 0"))
         memory = 0
         try:
-            memory = parse_memory(max_memory, "max_memory")
+            memory = parse_memory(max_memory, "max_memory") if max_memory else 0
         except SpecError as exc:
             errors.extend(exc.errors)
-        chosen = resolve_backend_name(backend) if backend is not None else self.backend
+        if not errors:
+            chosen = (
+                str(backend)
+                if service
+                else (resolve_backend_name(backend) if backend is not None else self.backend)
+            )
         if errors:
             raise SpecError(errors, context=f"compute environment {name}")
-        env = ComputeEnvironment(name, float(max_vcpus), memory, chosen, max_gpus)
+        given = FrozenMap({k: v for k, v in settings.items() if v is not None})
+        env = ComputeEnvironment(
+            name, float(max_vcpus or 0), memory, chosen, max_gpus, remote=service, settings=given
+        )
 
         def apply() -> ComputeEnvironment:
             current = self.engine.environments.get(name)
             if current is None:
                 self.engine.add_environment(env)
                 return env
+            if current.remote != env.remote or (env.remote and current.backend != env.backend):
+                raise SpecError(
+                    FieldError(
+                        "backend",
+                        f"{name} runs on {current.backend}; a compute environment keeps its "
+                        "kind of backend (create another one for the other kind)",
+                    )
+                )
             current.max_vcpus, current.max_memory = env.max_vcpus, env.max_memory
             current.max_gpus, current.backend = env.max_gpus, env.backend
+            current.settings = env.settings
             return current
 
         if chosen not in self._scheduler.backends:
@@ -249,6 +288,8 @@ class Registry:
             "max_memory": env.max_memory,
             "backend": chosen,
             "max_gpus": max_gpus,
+            "remote": service,
+            "settings": dict(given),
         }
         self.store.save_resource("compute_environment", name, doc)
         return result
@@ -276,6 +317,15 @@ class Registry:
                         "compute_environments", f"no environment {env_name!r}; known: {known}"
                     )
                 )
+        services = [e for e in envs if self.engine.environments.get(e, _NO_ENV).remote]
+        if services and len(envs) > 1:
+            errors.append(
+                FieldError(
+                    "compute_environments",
+                    f"{services[0]} is a service (it schedules jobs itself), so it must be the "
+                    f"queue's only compute environment; got {', '.join(envs)}",
+                )
+            )
         if errors:
             raise SpecError(errors, context=f"queue {name}")
         queue = JobQueue(name, priority, envs)
@@ -349,9 +399,19 @@ class Registry:
         self._submit_records([record])
         return Job(self, record.id)
 
-    def run(self, targets: str | Sequence[str] | None = None, *, cache: bool = False) -> Run:
+    def run(
+        self,
+        targets: str | Sequence[str] | None = None,
+        *,
+        cache: bool = False,
+        queue: str | None = None,
+    ) -> Run:
         """Submit a pipeline: the targets (all definitions when None) and everything upstream of
         them through the definitions' ``depends_on``, as one run sharing a work directory.
+
+        ``queue`` (default: the default queue) decides where every job of the run goes: the
+        same definitions run here, on AWS Batch or on Slurm by naming a queue whose compute
+        environment is of that kind.
 
         With ``cache=True``, a job whose fingerprint (definition content, resolved command,
         image, upstream fingerprints) matches an earlier job that SUCCEEDED is marked SUCCEEDED
@@ -362,8 +422,9 @@ class Registry:
         if isinstance(targets, str):
             targets = [targets]
         plan = plan_pipeline({name: d.depends_on for name, d in self._definitions.items()}, targets)
+        queue_name = queue or DEFAULT_QUEUE
         for name in plan:
-            self._check_fits(self._definitions[name], DEFAULT_QUEUE)
+            self._check_fits(self._definitions[name], queue_name)
         now = time.time()
         run_id = _new_id()
         records: list[JobRecord] = []
@@ -393,7 +454,7 @@ class Registry:
                 name=name,
                 definition=d,
                 run_id=run_id,
-                queue=DEFAULT_QUEUE,
+                queue=queue_name,
                 seq=-1,
                 created_at=now,
                 depends_on=tuple(deps),
@@ -465,6 +526,8 @@ class Registry:
         if queue is None:
             known = ", ".join(self.engine.queues)
             raise NotFound(f"no job queue named {queue_name!r}; known: {known}")
+        if any(self.engine.environments[e].remote for e in queue.compute_environments):
+            return  # the service judges its own capacity
         why = never_fits(definition, queue, self.engine.environments)
         if why:
             raise CapacityError(FieldError("vcpus/memory/gpus", why))
@@ -704,6 +767,20 @@ class Registry:
 
     # ------------------------------------------------------------------ re-opening
 
+    def _follow_handed_over(self, records: list[JobRecord]) -> None:
+        """Give each service backend back the jobs an earlier session handed to it."""
+        by_backend: dict[str, list[Any]] = {}
+        for record in records:
+            if record.remote_id is None:
+                continue
+            env = self.engine.remote_environment(record)
+            if env is not None:
+                by_backend.setdefault(env.backend, []).append(self._scheduler.remote_job(record))
+        for name, jobs in by_backend.items():
+            backend: Any = self._scheduler.backends.get(name)
+            if backend is not None:
+                backend.adopt(jobs, self._scheduler)
+
     def _restore_unfinished(self) -> None:
         """Take over what an earlier session left unfinished in this state directory."""
         records = self.store.unfinished_jobs()
@@ -717,8 +794,11 @@ class Registry:
                 if dep.job_id and dep.job_id not in known:
                     self._note_external(dep.job_id)
         self._scheduler.seed_views([JobView.of(r) for r in records])
+        self._follow_handed_over(records)
         for record in records:
             if record.status not in (JobStatus.STARTING, JobStatus.RUNNING):
+                continue
+            if self.engine.handed_over_to_service(record):
                 continue
             attempt = record.attempts[-1]
             backend = self._scheduler.backends.get(attempt.backend)
@@ -734,6 +814,9 @@ class Registry:
                 self._scheduler.failed_to_start(attempt.key, reason)
             else:
                 self._scheduler.exited(attempt.key, None, reason)
+
+
+_NO_ENV = ComputeEnvironment("", 0.0, 0, "")
 
 
 def _check_keywords(fields: Mapping[str, Any]) -> None:

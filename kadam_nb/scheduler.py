@@ -27,11 +27,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .backends.base import AttemptKey, AttemptSpec, Backend
-from .core.engine import BatchEngine, Effects, StartAttempt, StopAttempt
+from .backends.base import (
+    AttemptKey,
+    AttemptSpec,
+    Backend,
+    Observation,
+    RemoteDependency,
+    RemoteJob,
+)
+from .core.engine import (
+    Action,
+    BatchEngine,
+    Effects,
+    FollowAttempt,
+    HandOver,
+    RemoteCall,
+    StartAttempt,
+    StopAttempt,
+)
 from .core.jobs import AttemptRecord, JobRecord
 from .core.logs import STDERR, STDOUT, format_log_lines
 from .core.policy import attempt_environment, substitute_parameters
+from .core.states import JobStatus
 from .core.views import JobView, LogLines, Progress, StateChanged
 from .store import LogFiles, Store
 
@@ -52,7 +69,8 @@ class _Call:
 
 @dataclass
 class _Report:
-    kind: str  # "progress" | "started" | "failed" | "log" | "exited"
+    kind: str  # "progress" | "started" | "failed" | "log" | "exited" | services: "handed" |
+    # "refused" | "observed"
     key: AttemptKey
     args: tuple[Any, ...]
 
@@ -65,7 +83,7 @@ LINGER = 0.002
 
 
 def _informative(item: Any) -> bool:
-    return isinstance(item, _Report) and item.kind in ("started", "log", "progress")
+    return isinstance(item, _Report) and item.kind in ("started", "log", "progress", "handed")
 
 
 MAX_LOG_BACKLOG = 50_000
@@ -101,6 +119,7 @@ class Scheduler:
         self._backlog_changed = threading.Condition()
         self.errors: list[str] = []
         self._work_dirs: dict[str, str] = {}  # run id -> its work directory
+        self._log_failures: dict[AttemptKey, str] = {}  # attempts stopped: log not writable
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -191,6 +210,17 @@ class Scheduler:
 
     def exited(self, key: AttemptKey, exit_code: int | None, reason: str | None) -> None:
         self._inbox.put(_Report("exited", key, (exit_code, reason)))
+
+    # ------------------------------------------------------------------ RemoteEvents
+
+    def handed_over(self, job_id: str, remote_id: str) -> None:
+        self._inbox.put(_Report("handed", (job_id, 0), (remote_id,)))
+
+    def hand_over_failed(self, job_id: str, reason: str) -> None:
+        self._inbox.put(_Report("refused", (job_id, 0), (reason,)))
+
+    def observed(self, observation: Observation) -> None:
+        self._inbox.put(_Report("observed", (observation.job_id, 0), (observation,)))
 
     # ------------------------------------------------------------------ the loop
 
@@ -291,10 +321,12 @@ class Scheduler:
             return
         effects.append(e)
         for action in e.actions:  # decide where its log goes before the attempt is stored
-            if isinstance(action, StartAttempt):
+            if isinstance(action, (StartAttempt, FollowAttempt)):
                 attempt = action.attempt
                 job = action.job
                 attempt.log_path = self.store.log_file(job.run_id, job.id, attempt.number)
+            if isinstance(action, FollowAttempt):  # its lines may come in this same step
+                self._open_log(action.attempt)
         # One snapshot per changed job, shared by its StateChanged events and the published view
         # (a job changed again later in the step appears in a later Effects, with a newer one).
         views = {job.id: JobView.of(job) for job in e.jobs}
@@ -314,18 +346,64 @@ class Scheduler:
             with self._backlog_changed:
                 self._log_backlog -= len(lines)
                 self._backlog_changed.notify_all()
-            self._logs.write(key, format_log_lines(stream, lines, at_ns))
+            try:
+                self._logs.write(key, format_log_lines(stream, lines, at_ns))
+            except OSError as exc:  # disk full, folder gone: stop rather than lose lines
+                self._log_write_failed(job, key, exc)
             outgoing.append(LogLines(key[0], job.display_name, key[1], stream, lines, at_ns))
         elif report.kind == "started":
             self.engine.attempt_started(key, report.args[0], now)
         elif report.kind == "failed":
             self._logs.close(key)
+            self._log_failures.pop(key, None)
             self.engine.attempt_failed_to_start(key, report.args[0], now)
         elif report.kind == "exited":
             self._logs.close(key)
-            self.engine.attempt_exited(key, report.args[0], report.args[1], now)
+            reason = self._log_failures.pop(key, None) or report.args[1]
+            self.engine.attempt_exited(key, report.args[0], reason, now)
         elif report.kind == "progress":
             outgoing.append(Progress(key[0], job.display_name, key[1], report.args[0]))
+        elif report.kind == "observed":
+            seen: Observation = report.args[0]
+            try:
+                status = JobStatus(seen.status)
+            except ValueError:
+                log.error("backend reported unknown status %r for %s", seen.status, key[0])
+                return
+            if status.done:  # the attempt's log is complete: its file can close
+                self._close_attempt_logs(job)
+            self.engine.observe(
+                key[0],
+                status,
+                seen.reason,
+                now,
+                attempt=seen.attempt,
+                handle=seen.handle,
+                exit_code=seen.exit_code,
+                attempt_reason=seen.attempt_reason,
+            )
+        elif report.kind == "handed":
+            self.engine.handed_over(key[0], report.args[0])
+        elif report.kind == "refused":
+            self.engine.hand_over_failed(key[0], report.args[0], now)
+
+    def _log_write_failed(self, job: JobRecord, key: AttemptKey, exc: OSError) -> None:
+        """An attempt's log line could not be stored: stop the attempt (its lines would be lost)
+        and let its exit carry a reason that says why."""
+        if key in self._log_failures:
+            return
+        attempt = job.attempts[key[1] - 1]
+        self._log_failures[key] = (
+            f"LogStorageError: kadam could not write this attempt's log ({exc.strerror}: "
+            f"{attempt.log_path}), so it stopped the attempt; the lines written before are kept. "
+            "Free space (or fix permissions) where the state directory is, then submit the job "
+            "again"
+        )
+        log.error("cannot write the log of %s: %s; stopping it", job.display_name, exc)
+        self._logs.close(key)
+        backend = self.backends.get(attempt.backend)
+        if backend is not None:
+            backend.stop(key, 0.0)
 
     def _notify(self, events: list[Event]) -> None:
         for event in events:
@@ -335,7 +413,24 @@ class Scheduler:
                 except Exception:
                     log.exception("a kadam observer raised; it stays subscribed")
 
-    def _do(self, action: StartAttempt | StopAttempt) -> None:
+    def _open_log(self, attempt: AttemptRecord) -> None:
+        assert attempt.log_path is not None
+        try:
+            self._logs.open(attempt.key, attempt.log_path)
+        except OSError:
+            log.exception("cannot create the log file %s", attempt.log_path)
+            self.errors.append(f"cannot create the log file {attempt.log_path}")
+
+    def _close_attempt_logs(self, job: JobRecord) -> None:
+        for attempt in job.attempts:
+            self._logs.close(attempt.key)
+
+    def _do(self, action: Action) -> None:
+        if isinstance(action, FollowAttempt):
+            return
+        if isinstance(action, (HandOver, RemoteCall)):
+            self._do_remote(action)
+            return
         if isinstance(action, StopAttempt):
             job = self.engine.jobs[action.job_id]
             backend = self.backends.get(job.attempts[action.attempt - 1].backend)
@@ -365,6 +460,52 @@ class Scheduler:
         except Exception as exc:  # a backend must report, not raise; turn it into a report
             log.exception("backend %s raised on start", attempt.backend)
             self.failed_to_start(key, f"CannotStartContainerError: {exc}")
+
+    def _do_remote(self, action: HandOver | RemoteCall) -> None:
+        env = action.environment
+        backend: Any = self.backends.get(env.backend)
+        if isinstance(action, RemoteCall):
+            if backend is not None:
+                try:
+                    getattr(backend, action.verb)(action.job_id, action.reason)
+                except Exception:
+                    log.exception("%s of %s on %s failed", action.verb, action.job_id, env.name)
+            return
+        job = action.job
+        if backend is None:
+            self.hand_over_failed(job.id, f"no backend named {env.backend} for {env.name}")
+            return
+        try:
+            backend.hand_over(self.remote_job(job, action.depends_on), self)
+        except Exception as exc:  # a backend must report, not raise; turn it into a report
+            log.exception("backend %s raised on hand_over", env.backend)
+            self.hand_over_failed(job.id, f"{env.backend} refused the job: {exc}")
+
+    def remote_job(self, job: JobRecord, depends_on: tuple[Any, ...] | None = None) -> RemoteJob:
+        """What a service backend needs to submit (or follow again) ``job``."""
+        env = self.engine.environments[self.engine.queues[job.queue].compute_environments[0]]
+        deps = job.depends_on if depends_on is None else depends_on
+        jobs = self.engine.jobs
+        return RemoteJob(
+            job_id=job.id,
+            job_name=job.name,
+            run_id=job.run_id,
+            queue=job.queue,
+            compute_environment=env.name,
+            definition=job.definition,
+            parameters=job.parameters,
+            depends_on=tuple(
+                RemoteDependency(
+                    d.job_id, jobs[d.job_id].remote_id if d.job_id in jobs else None, d.type
+                )
+                for d in deps
+            ),
+            array_size=job.array_size,
+            settings=env.settings,
+            work_dir=self._work_dir(job.run_id),
+            remote_id=job.remote_id,
+            attempts_seen=len(job.attempts),
+        )
 
     def _work_dir(self, run_id: str) -> str:
         work = self._work_dirs.get(run_id)
@@ -404,4 +545,6 @@ class Scheduler:
         for line in self.store.read_log(path):
             stored[line.stream] += 1
         self._logs.open(attempt.key, path)
-        backend.adopt(self.attempt_spec(job, attempt), self, stored)  # type: ignore[attr-defined]
+        backend.adopt(  # type: ignore[attr-defined]
+            self.attempt_spec(job, attempt), self, stored, starting=job.status == JobStatus.STARTING
+        )

@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     array_index INTEGER, array_size INTEGER, depends_on TEXT NOT NULL, parameters TEXT NOT NULL,
     spec TEXT NOT NULL, status TEXT NOT NULL, status_reason TEXT NOT NULL,
     created_at REAL NOT NULL, started_at REAL, stopped_at REAL, fingerprint TEXT,
-    cached_from TEXT, max_attempts INTEGER NOT NULL);
+    cached_from TEXT, max_attempts INTEGER NOT NULL, remote_id TEXT);
 CREATE INDEX IF NOT EXISTS jobs_by_name ON jobs (name, seq);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status);
 CREATE INDEX IF NOT EXISTS jobs_by_fingerprint ON jobs (fingerprint, status);
@@ -65,7 +65,7 @@ CREATE INDEX IF NOT EXISTS transitions_by_job ON transitions (job_id);
 _JOB_COLUMNS = (
     "id, seq, name, definition, revision, run_id, queue, parent_id, array_index, array_size, "
     "depends_on, parameters, spec, status, status_reason, created_at, started_at, stopped_at, "
-    "fingerprint, cached_from, max_attempts"
+    "fingerprint, cached_from, max_attempts, remote_id"
 )
 _ATTEMPT_COLUMNS = (
     "job_id, number, compute_environment, backend, created_at, started_at, stopped_at, "
@@ -100,11 +100,19 @@ class Store:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA busy_timeout=10000")
         self._conn.executescript(_SCHEMA)
+        self._migrate()
         with self._transaction() as cur:
             cur.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
+
+    def _migrate(self) -> None:
+        """Bring a state directory written by an earlier kadam up to this schema."""
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(jobs)")}
+        if "remote_id" not in columns:  # added for jobs handed to a service (AWS Batch, Slurm)
+            with self._transaction() as cur:
+                cur.execute("ALTER TABLE jobs ADD COLUMN remote_id TEXT")
 
     # ------------------------------------------------------------------ plumbing
 
@@ -231,6 +239,7 @@ class Store:
                         j.stopped_at,
                         j.fingerprint,
                         j.cached_from,
+                        j.remote_id,
                         j.id,
                     )
                 )
@@ -246,12 +255,12 @@ class Store:
         with self._transaction() as cur:
             if job_rows:
                 cur.executemany(
-                    f"INSERT OR REPLACE INTO jobs ({_JOB_COLUMNS}) VALUES ({_marks(21)})", job_rows
+                    f"INSERT OR REPLACE INTO jobs ({_JOB_COLUMNS}) VALUES ({_marks(22)})", job_rows
                 )
             if job_updates:
                 cur.executemany(
                     "UPDATE jobs SET status = ?, status_reason = ?, started_at = ?, "
-                    "stopped_at = ?, fingerprint = ?, cached_from = ? WHERE id = ?",
+                    "stopped_at = ?, fingerprint = ?, cached_from = ?, remote_id = ? WHERE id = ?",
                     job_updates,
                 )
             if attempt_rows:
@@ -461,6 +470,7 @@ def _job_row(job: JobRecord) -> tuple[Any, ...]:
         job.fingerprint,
         job.cached_from,
         job.definition.retry_strategy.attempts,
+        job.remote_id,
     )
 
 
@@ -508,6 +518,7 @@ def _view(row: tuple[Any, ...], attempts: list[tuple[Any, ...]], children: list[
         depends_on=tuple(Dependency(d[0], d[1]) for d in json.loads(row[10])),
         max_attempts=row[20],
         cached_from=row[19],
+        remote_id=row[21],
     )
 
 
@@ -537,4 +548,5 @@ def _record(
         children=children,
         fingerprint=row[18],
         cached_from=row[19],
+        remote_id=row[21],
     )

@@ -18,7 +18,19 @@ from typing import Protocol
 from ..core.logs import STDERR, STDOUT
 from ..core.spec import JobDefinition
 
-__all__ = ["STDERR", "STDOUT", "AttemptEvents", "AttemptKey", "AttemptSpec", "Backend"]
+__all__ = [
+    "STDERR",
+    "STDOUT",
+    "AttemptEvents",
+    "AttemptKey",
+    "AttemptSpec",
+    "Backend",
+    "Observation",
+    "RemoteBackend",
+    "RemoteDependency",
+    "RemoteEvents",
+    "RemoteJob",
+]
 
 AttemptKey = tuple[str, int]
 """(job id, attempt number); attempt numbers start at 1 as AWS_BATCH_JOB_ATTEMPT does."""
@@ -90,3 +102,109 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release resources. Attempts still running are stopped (grace 0) unless the backend
         can re-adopt them later (containers can; host processes cannot)."""
+
+
+# ---------------------------------------------------------------------- services that schedule
+
+
+@dataclass(frozen=True)
+class RemoteDependency:
+    """A dependency of a job handed to a service: kadam's job id, the service's id for it when
+    kadam knows one (handed over earlier, or by an earlier session), and AWS's array type."""
+
+    job_id: str
+    remote_id: str | None = None
+    type: str | None = None  # None, "N_TO_N" or "SEQUENTIAL"
+
+
+@dataclass(frozen=True)
+class RemoteJob:
+    """A job handed whole to a service that schedules it itself (AWS Batch, Slurm).
+
+    The service, not kadam's engine, decides when it runs, retries it (AWS) and times it out; the
+    backend reports what it sees as :class:`Observation` s. An array job is handed over once, as
+    its parent; the backend reports its children as ``f"{job_id}:{index}"`` (kadam's ids).
+    ``depends_on`` lists only dependencies that have not yet succeeded: each on a job handed
+    to the same backend before this one (the backend maps kadam ids to its own).
+    ``command`` is the definition's, ``Ref::`` not substituted (AWS substitutes ``parameters``
+    itself; a backend for a service that doesn't calls ``core.policy.substitute_parameters``).
+    ``settings`` are the compute environment's (e.g. ``job_queue``, ``region``,
+    ``endpoint_url`` for AWS Batch; ``partition``, ``account`` for Slurm).
+    ``remote_id`` is set when kadam hands back a job an earlier session handed over (adopt).
+    """
+
+    job_id: str
+    job_name: str
+    run_id: str
+    queue: str
+    compute_environment: str
+    definition: JobDefinition
+    parameters: Mapping[str, str]
+    depends_on: tuple[RemoteDependency, ...]
+    array_size: int | None
+    settings: Mapping[str, str]
+    work_dir: str
+    remote_id: str | None = None
+    attempts_seen: int = 0  # attempts kadam has already recorded (adopt)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a backend saw of a job on the service: its state now, in AWS's words.
+
+    ``attempt`` numbers from 1 and says which attempt a STARTING, RUNNING, SUCCEEDED or FAILED
+    state belongs to; a higher number than before means the earlier attempt ended and the
+    service retried (give the earlier one's ``exit_code``/``attempt_reason`` in an observation
+    of it before, when known). ``reason`` is the job's statusReason; ``attempt_reason`` the
+    container-level one (e.g. the OOM reason); ``handle`` the service's id of the attempt.
+    The engine ignores observations that would move a job backwards, and fills in states the
+    service passed through between two polls.
+    """
+
+    job_id: str
+    status: str  # one of the seven JobStatus values
+    reason: str = ""
+    attempt: int | None = None
+    handle: str | None = None
+    exit_code: int | None = None
+    attempt_reason: str | None = None
+
+
+class RemoteEvents(Protocol):
+    """What a service backend reports. Implemented by the scheduler; thread-safe."""
+
+    def handed_over(self, job_id: str, remote_id: str) -> None:
+        """The service accepted the job under ``remote_id`` (kadam stores it, to adopt later)."""
+
+    def hand_over_failed(self, job_id: str, reason: str) -> None:
+        """The service refused the job; it FAILS with ``reason`` (say what to fix)."""
+
+    def observed(self, observation: Observation) -> None:
+        """The job's state on the service (report changes; repeats are ignored)."""
+
+    def log(self, key: AttemptKey, stream: str, lines: list[str], at_ns: int) -> None:
+        """Log lines of attempt ``key`` (job id, attempt number), as for :class:`AttemptEvents`.
+        Report an attempt's lines after the observation that started it."""
+
+
+class RemoteBackend(Protocol):
+    """A service that schedules jobs itself. Calls return quickly; submission and polling run on
+    the backend's own threads, in the order jobs were handed over."""
+
+    name: str
+    remote: bool  # True: the scheduler hands jobs over instead of starting attempts
+
+    def hand_over(self, job: RemoteJob, events: RemoteEvents) -> None:
+        """Submit the job (its dependencies were handed over before it) and follow it."""
+
+    def cancel(self, job_id: str, reason: str) -> None:
+        """AWS CancelJob (Slurm: scancel) of a job not yet STARTING; ``job_id`` is kadam's."""
+
+    def terminate(self, job_id: str, reason: str) -> None:
+        """AWS TerminateJob (Slurm: scancel) of a job in any state; ``job_id`` is kadam's."""
+
+    def adopt(self, jobs: list[RemoteJob], events: RemoteEvents) -> None:
+        """Follow again jobs an earlier session handed over (each has ``remote_id``)."""
+
+    def close(self) -> None:
+        """Stop following; jobs on the service keep running (a later session adopts them)."""

@@ -33,9 +33,18 @@ from ..errors import DependencyError, NotFound, StateError
 from .graph import child_dependencies
 from .jobs import AttemptRecord, ComputeEnvironment, Dependency, JobQueue, JobRecord, Transition
 from .policy import describe_need, fits, retry_decision
-from .states import DONE_STATES, JobStatus, Reasons, check_transition
+from .states import DONE_STATES, TRANSITIONS, JobStatus, Reasons, check_transition
 
-__all__ = ["BatchEngine", "Effects", "StartAttempt", "StopAttempt"]
+__all__ = [
+    "Action",
+    "BatchEngine",
+    "Effects",
+    "FollowAttempt",
+    "HandOver",
+    "RemoteCall",
+    "StartAttempt",
+    "StopAttempt",
+]
 
 S = JobStatus
 _Shape = tuple[str, float, int, int]
@@ -58,12 +67,44 @@ class StopAttempt:
     cause: str  # "timeout" | "terminate"
 
 
+@dataclass(frozen=True)
+class HandOver:
+    """Hand this job (an array: its parent, for every child) to its remote environment's
+    service; ``depends_on`` are the dependencies that have not yet succeeded, each on a job
+    handed to the same service before it."""
+
+    job: JobRecord
+    environment: ComputeEnvironment
+    depends_on: tuple[Dependency, ...]
+
+
+@dataclass(frozen=True)
+class RemoteCall:
+    """Ask the service to cancel or terminate a job it was handed."""
+
+    job_id: str
+    environment: ComputeEnvironment
+    verb: str  # "cancel" | "terminate"
+    reason: str
+
+
+@dataclass(frozen=True)
+class FollowAttempt:
+    """A service started an attempt: keep its log (the scheduler opens the file)."""
+
+    job: JobRecord
+    attempt: AttemptRecord
+
+
+Action = StartAttempt | StopAttempt | HandOver | RemoteCall | FollowAttempt
+
+
 @dataclass
 class Effects:
     """What happened since the last ``take_effects``: to store, to show, to do."""
 
     transitions: list[Transition] = field(default_factory=list)
-    actions: list[StartAttempt | StopAttempt] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
     jobs: list[JobRecord] = field(default_factory=list)
     attempts: list[AttemptRecord] = field(default_factory=list)
     decisions: list[str] = field(default_factory=list)
@@ -90,6 +131,7 @@ class BatchEngine:
         self._dirty_attempts: dict[tuple[str, int], AttemptRecord] = {}
         self._active = 0  # attempts STARTING or RUNNING
         self._children_done: dict[str, int] = {}  # parent id -> its first children known done
+        self._handed: set[str] = set()  # jobs handed to a service (array: the parent)
 
     # ------------------------------------------------------------------ setup
 
@@ -222,6 +264,12 @@ class BatchEngine:
         """
         self.jobs[job.id] = job
         job.seq = next(self._seq) if job.seq < 0 else job.seq
+        if self.remote_environment(job) is not None:
+            if job.remote_id is not None:
+                self._handed.add(job.id)
+            elif job.parent_id is None:  # never reached the service: hand it over now
+                self._to_evaluate.append(job.id)
+            return
         if job.status in (S.SUBMITTED, S.PENDING):
             self._to_evaluate.append(job.id)
         elif job.status == S.RUNNABLE:
@@ -243,8 +291,13 @@ class BatchEngine:
         reached STARTING or RUNNING are not affected (terminate them). True if it had effect."""
         job = self._job(job_id)
         if job.is_parent:
-            hits = [self.cancel(child, reason, now) for child in job.children]
+            self._call_service(job, "cancel", reason)
+            hits = [self._cancel_one(self.jobs[child], reason, now) for child in job.children]
             return any(hits)
+        self._call_service(job, "cancel", reason)
+        return self._cancel_one(job, reason, now)
+
+    def _cancel_one(self, job: JobRecord, reason: str, now: float) -> bool:
         if job.status in (S.SUBMITTED, S.PENDING, S.RUNNABLE):
             self._finish(job, S.FAILED, Reasons.cancelled(reason), now)
             return True
@@ -255,8 +308,13 @@ class BatchEngine:
         are stopped and the job FAILS without retry. True if it had effect."""
         job = self._job(job_id)
         if job.is_parent:
-            hits = [self.terminate(child, reason, now) for child in job.children]
+            self._call_service(job, "terminate", reason)
+            hits = [self._terminate_one(self.jobs[c], reason, now) for c in job.children]
             return any(hits)
+        self._call_service(job, "terminate", reason)
+        return self._terminate_one(job, reason, now)
+
+    def _terminate_one(self, job: JobRecord, reason: str, now: float) -> bool:
         if job.status in (S.SUBMITTED, S.PENDING, S.RUNNABLE):
             self._finish(job, S.FAILED, Reasons.terminated(reason), now)
             return True
@@ -266,9 +324,25 @@ class BatchEngine:
                 attempt.stop_cause = "terminate"
                 attempt.stop_message = reason
                 self._touch_attempt(attempt)
-                self._effects.actions.append(StopAttempt(job.id, attempt.number, "terminate"))
+                if self.remote_environment(job) is None:  # the service stops its own (RemoteCall)
+                    self._effects.actions.append(StopAttempt(job.id, attempt.number, "terminate"))
             return True
         return False
+
+    def _call_service(self, job: JobRecord, verb: str, reason: str) -> None:
+        """Tell the service about a cancel or terminate of a job it was handed (an array child
+        on its own; the parent once for all its children)."""
+        env = self.remote_environment(job)
+        if env is None or job.status.done:
+            return
+        handed = job.id in self._handed or (
+            job.parent_id is not None and job.parent_id in self._handed
+        )
+        if not handed:
+            return
+        if verb == "cancel" and job.status not in (S.SUBMITTED, S.PENDING, S.RUNNABLE):
+            return
+        self._effects.actions.append(RemoteCall(job.id, env, verb, reason))
 
     # ------------------------------------------------------------------ facts: backends
 
@@ -371,6 +445,211 @@ class BatchEngine:
             self._touch_attempt(attempt)
             self._effects.actions.append(StopAttempt(job_id, number, "timeout"))
 
+    # ------------------------------------------------------------------ facts: services
+
+    def handed_over(self, job_id: str, remote_id: str) -> None:
+        """The service accepted the job under ``remote_id`` (kept, so a new session can follow
+        it again)."""
+        job = self.jobs.get(job_id)
+        if job is not None:
+            job.remote_id = remote_id
+            self._dirty_jobs[job.id] = job
+
+    def hand_over_failed(self, job_id: str, reason: str, now: float) -> None:
+        """The service refused the job: it fails (an array with all its children)."""
+        job = self.jobs.get(job_id)
+        if job is None or job.status.done:
+            return
+        self._finish(job, S.FAILED, reason, now)
+        for child in job.children:
+            self._finish(self.jobs[child], S.FAILED, reason, now)
+
+    def observe(
+        self,
+        job_id: str,
+        status: JobStatus,
+        reason: str,
+        now: float,
+        *,
+        attempt: int | None = None,
+        handle: str | None = None,
+        exit_code: int | None = None,
+        attempt_reason: str | None = None,
+    ) -> None:
+        """Follow what a service reports of a job it schedules: record the states it passed
+        through (filling in those it passed between two polls), its attempts and its end.
+        Reports that would move a job backwards, or of a finished job, are ignored; array
+        parents follow their children as everywhere else."""
+        job = self.jobs.get(job_id)
+        env = self.remote_environment(job) if job is not None else None
+        if job is None or env is None or job.status.done or job.is_parent:
+            return
+        if attempt is not None and job.attempts and attempt > len(job.attempts):
+            self._service_retried(job, env, now)
+        if _RANK[status] <= _RANK[job.status]:
+            return
+        via: JobStatus | None = None
+        if status == S.SUCCEEDED or (status == S.FAILED and exit_code is not None):
+            via = S.RUNNING
+        elif status == S.FAILED and attempt is not None:
+            via = S.STARTING
+        path = _forward_path(job.status, status, via)
+        for i, state in enumerate(path):
+            last = i == len(path) - 1
+            if state == S.STARTING:
+                self._remote_attempt(job, env, attempt, now)
+            current = job.current_attempt
+            if state == S.RUNNING and current is not None:
+                current.started_at = current.started_at or now
+                current.handle = handle or current.handle
+                self._touch_attempt(current)
+            said = reason if last and reason else ""
+            if state in DONE_STATES:
+                self._remote_end(job, state, said, exit_code, attempt_reason, now)
+                return
+            if state != job.status:
+                self._set(job, state, said or self._remote_sentence(job, env, state, last), now)
+
+    def _remote_attempt(
+        self, job: JobRecord, env: ComputeEnvironment, number: int | None, now: float
+    ) -> None:
+        number = number or len(job.attempts) + 1
+        while len(job.attempts) < number:
+            attempt = AttemptRecord(
+                job_id=job.id,
+                number=len(job.attempts) + 1,
+                compute_environment=env.name,
+                backend=env.backend,
+                created_at=now,
+            )
+            job.attempts.append(attempt)
+            self._touch_attempt(attempt)
+            self._effects.actions.append(FollowAttempt(job, attempt))
+
+    def _service_retried(self, job: JobRecord, env: ComputeEnvironment, now: float) -> None:
+        """A higher attempt number: the service ended the last attempt and tries again."""
+        previous = job.attempts[-1]
+        if not previous.done:
+            previous.stopped_at = now
+            previous.status_reason = previous.status_reason or Reasons.ESSENTIAL_EXITED
+            self._touch_attempt(previous)
+        if job.status in (S.STARTING, S.RUNNING):
+            total = job.definition.retry_strategy.attempts
+            self._set(
+                job,
+                S.RUNNABLE,
+                f"Attempt {previous.number} of {total} failed: "
+                f"{_exit_sentence(job, previous)}; {env.name} runs attempt {previous.number + 1}",
+                now,
+            )
+
+    def _remote_end(
+        self,
+        job: JobRecord,
+        status: JobStatus,
+        reason: str,
+        exit_code: int | None,
+        attempt_reason: str | None,
+        now: float,
+    ) -> None:
+        attempt = job.current_attempt
+        if attempt is not None and not attempt.done:
+            attempt.stopped_at = now
+            attempt.exit_code = exit_code if exit_code is not None else attempt.exit_code
+            attempt.reason = attempt_reason or attempt.reason
+            attempt.status_reason = reason or attempt.status_reason or Reasons.ESSENTIAL_EXITED
+            self._touch_attempt(attempt)
+        if attempt is not None and attempt.stop_cause == "terminate":
+            reason = Reasons.terminated(attempt.stop_message or "")
+        if not reason:
+            if status == S.SUCCEEDED:
+                reason = "Exited with code 0"
+            elif attempt is not None:
+                reason = _exit_sentence(job, attempt)
+            else:
+                reason = "Failed on the service (it gave no reason)"
+        self._finish(job, status, reason, now)
+
+    @staticmethod
+    def _remote_sentence(
+        job: JobRecord, env: ComputeEnvironment, state: JobStatus, last: bool
+    ) -> str:
+        if not last:
+            return f"{state} on {env.name} (passed between two polls of {env.backend})"
+        number = len(job.attempts)
+        handle = job.attempts[-1].handle if job.attempts else None
+        return {
+            S.PENDING: f"Waiting on {env.name} ({env.backend}) for dependencies",
+            S.RUNNABLE: f"Waiting on {env.name} ({env.backend}) for capacity",
+            S.STARTING: f"Attempt {number} starting on {env.name} ({env.backend})",
+            S.RUNNING: f"Attempt {number} running on {env.name} ({env.backend} {handle})",
+        }.get(state, str(state))
+
+    def remote_environment(self, job: JobRecord) -> ComputeEnvironment | None:
+        """The service a job's queue hands jobs to, or None for jobs kadam runs itself."""
+        queue = self.queues.get(job.queue)
+        if queue is None or not queue.compute_environments:
+            return None
+        env = self.environments.get(queue.compute_environments[0])
+        return env if env is not None and env.remote else None
+
+    def handed_over_to_service(self, job: JobRecord) -> bool:
+        """True if a service schedules this job (it, or its array parent, was handed over)."""
+        return job.id in self._handed or (
+            job.parent_id is not None and job.parent_id in self._handed
+        )
+
+    def _evaluate_remote(self, job: JobRecord, env: ComputeEnvironment, now: float) -> bool:
+        """Hand a job to its service once each dependency has succeeded or was handed to the
+        same service before it (the service then orders them). Array children go with their
+        parent."""
+        if job.parent_id is not None or job.id in self._handed:
+            return False
+        handed: list[Dependency] = []
+        unfinished: list[str] = []
+        for dep in job.depends_on:
+            if dep.type == "SEQUENTIAL":
+                handed.append(dep)
+                continue
+            status = self.status_of(dep.job_id)
+            if status == S.FAILED:
+                self._finish(
+                    job,
+                    S.FAILED,
+                    Reasons.dependency_failed(self._name_of(dep.job_id), dep.job_id),
+                    now,
+                )
+                for child in job.children:
+                    self._finish(self.jobs[child], S.FAILED, job.status_reason, now)
+                return True
+            if status == S.SUCCEEDED:
+                continue
+            upstream = self.jobs.get(dep.job_id)
+            if upstream is not None and dep.job_id in self._handed:
+                upstream_env = self.remote_environment(upstream)
+                if upstream_env is not None and upstream_env.backend == env.backend:
+                    handed.append(dep)
+                    continue
+            unfinished.append(dep.job_id)
+            self._dependents.setdefault(dep.job_id, set()).add(job.id)
+        if unfinished:
+            if job.status == S.SUBMITTED:
+                names = [self._name_of(d) for d in unfinished]
+                self._set(job, S.PENDING, Reasons.waiting_for(names), now)
+                return True
+            return False
+        self._handed.add(job.id)
+        self._effects.actions.append(HandOver(job, env, tuple(handed)))
+        for waiting in self._dependents.get(job.id, ()):  # they may go to the service now
+            self._to_evaluate.append(waiting)
+        if job.is_parent and job.status == S.SUBMITTED:
+            self._set(job, S.PENDING, f"Array job of {job.array_size} children, on {env.name}", now)
+        else:
+            self._effects.decisions.append(
+                f"{job.display_name} handed to {env.name} ({env.backend}), which schedules it"
+            )
+        return True
+
     # ------------------------------------------------------------------ decisions
 
     def decide(self, now: float, limit: int | None = None) -> int:
@@ -413,6 +692,9 @@ class BatchEngine:
         if job.cached_from and job.status == S.SUBMITTED:
             self._finish(job, S.SUCCEEDED, Reasons.cached(job.cached_from), now)
             return True
+        env = self.remote_environment(job)
+        if env is not None:
+            return self._evaluate_remote(job, env, now)
         if job.is_parent:
             if job.status == S.SUBMITTED:
                 self._set(job, S.PENDING, f"Array job of {job.array_size} children", now)
@@ -625,6 +907,45 @@ def _exit_sentence(job: JobRecord, attempt: AttemptRecord) -> str:
         )
     said = f"Exited with code {code}" if code is not None else "Ended without an exit code"
     return f"{said}: {attempt.reason}" if attempt.reason else said
+
+
+_RANK = {
+    S.SUBMITTED: 0,
+    S.PENDING: 1,
+    S.RUNNABLE: 2,
+    S.STARTING: 3,
+    S.RUNNING: 4,
+    S.SUCCEEDED: 5,
+    S.FAILED: 5,
+}
+# Forward edges a service's job can take (no cache edge, no array-parent edge, no retry edge).
+_FORWARD = {
+    src: [dst for dst in sorted(dsts, key=_RANK.__getitem__) if _RANK[dst] > _RANK[src]]
+    for src, dsts in TRANSITIONS.items()
+}
+_FORWARD[S.SUBMITTED].remove(S.SUCCEEDED)
+_FORWARD[S.PENDING].remove(S.SUCCEEDED)
+
+
+def _forward_path(src: JobStatus, dst: JobStatus, via: JobStatus | None) -> list[JobStatus]:
+    """The states after ``src`` up to ``dst``, through ``via`` when given and still ahead:
+    the shortest legal way a job could have gone between two polls."""
+    if via is not None and _RANK[via] > _RANK[src]:
+        return _shortest(src, via) + _shortest(via, dst)
+    return _shortest(src, dst)
+
+
+def _shortest(src: JobStatus, dst: JobStatus) -> list[JobStatus]:
+    if src == dst:
+        return []
+    paths: deque[list[JobStatus]] = deque([[src]])
+    while paths:
+        path = paths.popleft()
+        for nxt in _FORWARD[path[-1]]:
+            if nxt == dst:
+                return [*path[1:], nxt]
+            paths.append([*path, nxt])
+    return []
 
 
 def ids(records: Iterable[JobRecord]) -> list[str]:

@@ -95,6 +95,7 @@ class JobRecord:
     children: list[str] = field(default_factory=list)
     fingerprint: str | None = None
     cached_from: str | None = None
+    remote_id: str | None = None  # the service's id once handed over (AWS Batch, Slurm)
 
     @property
     def is_parent(self) -> bool:
@@ -115,13 +116,20 @@ class JobRecord:
 
 @dataclass(eq=False)
 class ComputeEnvironment:
-    """Capacity that attempts run in; ``backend`` names what runs them ("local", "docker")."""
+    """Capacity that attempts run in; ``backend`` names what runs them ("local", "docker").
+
+    A ``remote`` environment is a service that schedules jobs itself ("aws-batch", "slurm"):
+    its jobs are handed over whole, ``settings`` say where (queue, region, partition...), and
+    its capacity is the service's, not counted here.
+    """
 
     name: str
     max_vcpus: float
     max_memory: int  # MiB
     backend: str
     max_gpus: int = 0
+    remote: bool = False
+    settings: FrozenMap = field(default_factory=FrozenMap)
     used_vcpus: float = 0.0
     used_memory: int = 0
     used_gpus: int = 0

@@ -68,6 +68,7 @@ class JobView:
     depends_on: tuple[Dependency, ...]
     max_attempts: int
     cached_from: str | None
+    remote_id: str | None = None  # the service's job id (AWS Batch, Slurm)
 
     @property
     def display_name(self) -> str:
@@ -103,6 +104,7 @@ class JobView:
             depends_on=job.depends_on,
             max_attempts=job.definition.retry_strategy.attempts,
             cached_from=job.cached_from,
+            remote_id=job.remote_id,
         )
 
 
