@@ -5,7 +5,7 @@ Pure functions on names and ids; errors name the cycle or both ends of a missing
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from ..errors import DependencyError
 
@@ -41,26 +41,36 @@ def find_cycle(edges: Mapping[str, Iterable[str]]) -> list[str] | None:
 
 
 def topological_order(edges: Mapping[str, Sequence[str]]) -> list[str]:
-    """Dependencies first; ties keep the mapping's order (so runs are reproducible)."""
-    cycle = find_cycle(edges)
-    if cycle:
-        raise DependencyError(f"dependency cycle: {' → '.join(cycle)}; remove one of these edges")
+    """Dependencies first; ties keep the mapping's order (so runs are reproducible).
+
+    One depth-first pass both orders the nodes and finds a cycle (named in the error).
+    """
     order: list[str] = []
-    placed: set[str] = set()
+    state: dict[str, bool] = {}  # False: on the current path; True: placed
     for root in edges:
-        stack: list[tuple[str, int]] = [(root, 0)]
+        if root in state:
+            continue
+        state[root] = False
+        stack: list[tuple[str, Iterator[str]]] = [(root, iter(edges[root]))]
         while stack:
-            node, i = stack.pop()
-            if node in placed:
-                continue
-            deps = [d for d in edges.get(node, ()) if d in edges]
-            if i < len(deps):
-                stack.append((node, i + 1))
-                if deps[i] not in placed:
-                    stack.append((deps[i], 0))
+            node, deps = stack[-1]
+            for dep in deps:
+                placed = state.get(dep)
+                if placed is None:
+                    if dep in edges:
+                        state[dep] = False
+                        stack.append((dep, iter(edges[dep])))
+                        break
+                elif not placed:
+                    path = [n for n, _ in stack]
+                    cycle = [*path[path.index(dep) :], dep]
+                    raise DependencyError(
+                        f"dependency cycle: {' → '.join(cycle)}; remove one of these edges"
+                    )
             else:
-                placed.add(node)
+                state[node] = True
                 order.append(node)
+                stack.pop()
     return order
 
 
@@ -80,7 +90,10 @@ def plan_pipeline(
         raise DependencyError(f"unknown job definition(s) {', '.join(unknown)}; known: {known}")
     closure: dict[str, Sequence[str]] = {}
     missing: list[tuple[str, str]] = []
-    stack = list(reversed(wanted))
+    if targets is None:  # everything: no walk needed, only the missing ends
+        closure = dict(depends_on)
+        missing = [(n, d) for n, deps in depends_on.items() for d in deps if d not in depends_on]
+    stack = [] if targets is None else list(reversed(wanted))
     while stack:
         name = stack.pop()
         if name in closure:
