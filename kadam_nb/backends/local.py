@@ -17,10 +17,12 @@ What it ignores
     filesystem, shared memory size, ulimits and other container-only settings.
 
 How an attempt runs
-    One daemon thread per attempt (``kadam-local-<job>-<attempt>``) starts the process in a new
-    session (so it leads its own process group), reports ``started`` with its pid, then reads
-    both pipes with ``selectors`` in 64 KiB chunks, reporting complete lines per chunk, and
-    watches the process itself through a pidfd (Linux >= 5.3; elsewhere it polls every 0.1 s).
+    One daemon thread per running attempt (named ``kadam-local-<job>-<attempt>`` while it runs
+    it; threads are reused, so a run of many short jobs does not pay for a new thread each, and
+    an idle one ends after :data:`IDLE_THREAD_SECONDS`) starts the process in a new session (so
+    it leads its own process group), reports ``started`` with its pid, then reads both pipes
+    with ``selectors`` in 64 KiB chunks, reporting complete lines per chunk, and watches the
+    process itself through a pidfd (Linux >= 5.3; elsewhere it polls every 0.1 s).
 
     When the main process exits, what is left of its process group is killed (SIGKILL), as a
     container's processes die with its main process. A grandchild that left the group
@@ -38,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import selectors
 import shutil
 import signal
@@ -60,6 +63,9 @@ READ_SIZE = 65536
 
 DRAIN_AFTER_EXIT = 1.5
 """Seconds the pipes are still read after the main process exited, if something holds them."""
+
+IDLE_THREAD_SECONDS = 10.0
+"""Seconds a thread that finished an attempt waits for the next one before it ends."""
 
 _POLL_INTERVAL = 0.1  # seconds between checks of the process, only where pidfds do not exist
 _WAKE = "wake"
@@ -169,9 +175,8 @@ class _Attempt:
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
-        self.thread = threading.Thread(
-            target=self.run, name=f"kadam-local-{spec.job_id}-{spec.attempt}", daemon=True
-        )
+        self.done = threading.Event()  # run() returned
+        self.name = f"kadam-local-{spec.job_id}-{spec.attempt}"
 
     # -- called from any thread ---------------------------------------------------------------
 
@@ -210,7 +215,9 @@ class _Attempt:
     # -- the attempt's own thread -------------------------------------------------------------
 
     def run(self) -> None:
+        """Run the attempt to its end, on the calling (worker) thread."""
         proc: subprocess.Popen[bytes] | None = None
+        threading.current_thread().name = self.name
         try:
             proc = self._spawn()
             if proc is None:
@@ -225,6 +232,7 @@ class _Attempt:
         finally:
             self.close_fds()
             self.on_done(self)
+            self.done.set()
 
     def _fail(self, reason: str) -> None:
         with self.lock:
@@ -397,6 +405,10 @@ class LocalBackend:
         self._lock = threading.Lock()
         self._running: dict[AttemptKey, _Attempt] = {}
         self._closed = False
+        # Reused worker threads: attempts handed to idle ones go through this queue (always put
+        # under the lock, together with taking one from the idle count).
+        self._handoff: queue.SimpleQueue[_Attempt | None] = queue.SimpleQueue()
+        self._idle = 0
 
     def __repr__(self) -> str:
         return f"LocalBackend(stop_grace={self.stop_grace!r}, running={len(self.running())})"
@@ -420,15 +432,38 @@ class LocalBackend:
             if not self._closed:
                 attempt = _Attempt(spec, events, self._forget, self.drain_after_exit)
                 self._running[key] = attempt
+                if self._idle:  # a worker waits: hand it over (no thread to start)
+                    self._idle -= 1
+                    self._handoff.put(attempt)
+                    return
         if attempt is None:
             events.failed_to_start(key, f"{_PREFIX}the local backend has been closed")
             return
         try:
-            attempt.thread.start()
+            threading.Thread(target=self._work, args=(attempt,), daemon=True).start()
         except RuntimeError as exc:  # "can't start new thread"
             self._forget(attempt)
             attempt.close_fds()
             events.failed_to_start(key, f"{_PREFIX}cannot start a thread to run it: {exc}")
+
+    def _work(self, attempt: _Attempt | None) -> None:
+        """A worker thread: run attempts until none comes for IDLE_THREAD_SECONDS."""
+        while attempt is not None:
+            attempt.run()
+            threading.current_thread().name = "kadam-local-idle"
+            with self._lock:
+                if self._closed:
+                    return
+                self._idle += 1
+            try:
+                attempt = self._handoff.get(timeout=IDLE_THREAD_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    try:  # handed one just as the wait ended (the idle count was taken)
+                        attempt = self._handoff.get_nowait()
+                    except queue.Empty:
+                        self._idle -= 1
+                        return
 
     def stop(self, key: AttemptKey, grace: float | None = None) -> None:
         """SIGTERM the attempt's process group, then SIGKILL it if the main process still runs
@@ -445,11 +480,14 @@ class LocalBackend:
         with self._lock:
             self._closed = True
             attempts = list(self._running.values())
+            for _ in range(self._idle):  # idle workers end
+                self._handoff.put(None)
+            self._idle = 0
         for attempt in attempts:
             attempt.request_stop(0)
         deadline = time.monotonic() + timeout
         for attempt in attempts:
-            attempt.thread.join(max(0.0, deadline - time.monotonic()))
+            attempt.done.wait(max(0.0, deadline - time.monotonic()))
 
     def _forget(self, attempt: _Attempt) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from kadam_nb.backends import local as local_module
 from kadam_nb.backends.base import STDERR, STDOUT, AttemptKey, AttemptSpec
 from kadam_nb.backends.local import LocalBackend, exit_reason
 from kadam_nb.core.spec import JobDefinition
@@ -404,3 +405,29 @@ def test_thread_is_named_after_the_attempt(backend: LocalBackend, tmp_path: Path
     assert f"kadam-local-{spec.job_id}-1" in names
     backend.stop(spec.key, 0)
     rec.wait(5)
+
+
+def test_threads_are_reused_and_end_when_idle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local_module, "IDLE_THREAD_SECONDS", 0.3)
+    backend = LocalBackend(stop_grace=1.0)
+    workers: list[threading.Thread] = []
+
+    class Where(Recorder):
+        def started(self, key: AttemptKey, handle: str) -> None:
+            workers.append(threading.current_thread())
+            super().started(key, handle)
+
+    for _ in range(3):  # one after another: one worker thread runs them all
+        rec = Where()
+        backend.start(make_spec(tmp_path, ["true"]), rec)
+        rec.wait(5)
+        assert rec.exit() == (0, None)
+        deadline = time.monotonic() + 5
+        while backend.running() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert len(workers) == 3 and len(set(workers)) == 1
+    workers[0].join(5)  # idle for IDLE_THREAD_SECONDS: it ends
+    assert not workers[0].is_alive()
+    backend.close()
