@@ -359,8 +359,11 @@ class Scheduler:
             self.engine.attempt_failed_to_start(key, report.args[0], now)
         elif report.kind == "exited":
             self._logs.close(key)
-            reason = self._log_failures.pop(key, None) or report.args[1]
-            self.engine.attempt_exited(key, report.args[0], reason, now)
+            code, reason = report.args
+            failure = self._log_failures.pop(key, None)
+            if failure is not None:  # its log is incomplete: it may not count as a success
+                code, reason = (None if code == 0 else code), failure
+            self.engine.attempt_exited(key, code, reason, now)
         elif report.kind == "progress":
             outgoing.append(Progress(key[0], job.display_name, key[1], report.args[0]))
         elif report.kind == "observed":

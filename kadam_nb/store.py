@@ -189,8 +189,16 @@ class Store:
 
     def create_run(self, run_id: str, created_at: float, targets: list[str]) -> Path:
         work = self.runs_dir / run_id / "work"
-        (self.runs_dir / run_id / "logs").mkdir(parents=True, exist_ok=True)
-        work.mkdir(parents=True, exist_ok=True)
+        try:
+            (self.runs_dir / run_id / "logs").mkdir(parents=True, exist_ok=True)
+            work.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # nothing is recorded: the run refuses to start
+            from .errors import KadamError
+
+            raise KadamError(
+                f"cannot create the run's folders in {self.runs_dir} ({exc.strerror}); nothing "
+                "was submitted. Free space or fix permissions there (or use another state_dir)"
+            ) from None
         with self._transaction() as cur:
             cur.execute(
                 "INSERT INTO runs (id, created_at, targets, work_dir) VALUES (?, ?, ?, ?)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from typing import Any
@@ -13,19 +14,29 @@ __all__ = ["BACKEND_CHOICES", "docker_client", "make_backend", "resolve_backend_
 
 BACKEND_CHOICES = ("auto", "docker", "local")
 _client_lock = threading.Lock()
-_client: Any = None
+_clients: dict[str, Any] = {}  # DOCKER_HOST ("" for the default engine) -> its client
+_client: Any = None  # unused; kept because tests reset it
 _said_local = False
 
 
 def docker_client() -> Any:
-    """A shared Docker client that answered a ping (BackendUnavailable says how to get one)."""
-    global _client
-    with _client_lock:
-        if _client is None:
-            from .docker import connect
+    """A shared Docker client that answered a ping (BackendUnavailable says how to get one).
 
-            _client = connect()
-        return _client
+    One client per engine: the one ``DOCKER_HOST`` names when the Registry is created (the
+    default engine when it is unset), so a Registry can be pointed at another engine."""
+    from .docker import connect
+
+    host = os.environ.get("DOCKER_HOST", "")
+    with _client_lock:
+        client = _clients.get(host)
+        if client is not None:
+            try:  # the engine may have gone since: a new Registry must hear of it now
+                client.ping()
+                return client
+            except Exception:
+                del _clients[host]
+        _clients[host] = connect()
+        return _clients[host]
 
 
 def resolve_backend_name(name: str) -> str:

@@ -19,6 +19,14 @@ Logs: the attempt attaches to the container's live stream before starting it (as
 Docker's multiplexed frames itself from 64 KiB reads (stdout and stderr kept apart). After a
 kernel restart, :meth:`DockerBackend.adopt` finds a container by its labels and follows its log
 again from the start, skipping the lines already stored (counted per stream).
+
+When the engine stops or restarts under a running attempt (its attach stream ends and the
+engine stops answering), the attempt waits up to ``reconnect_wait`` seconds for the engine to
+answer again: a container still running is followed again (as after a kernel restart); one the
+engine stopped ends the attempt FAILED with a reason saying the engine restarted, and is
+removed. An engine that does not come back ends the attempt with a reason saying so, and its
+container is removed once the engine answers again. Containers carry the attempt's
+``stop_grace`` as their stop timeout, so an engine shutting down stops them as kadam would.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import signal
 import struct
 import threading
 import time
@@ -58,6 +67,48 @@ _HOW_TO_START = (
     "`dockerd > /var/log/dockerd.log 2>&1 &`, or `systemctl start docker`), or use "
     "backend='local' to run jobs as host processes"
 )
+
+
+def engine_down_reason(exc: BaseException) -> str:
+    """Why an attempt could not start: the engine does not answer, and what to do."""
+    return (
+        f"CannotStartContainerError: the Docker engine does not answer ({_short(exc)}); "
+        "start it again (`dockerd` or `systemctl start docker`), then submit the job again"
+    )
+
+
+ENGINE_RESTARTED = (
+    "DockerEngineRestarted: the Docker engine restarted while this attempt ran and stopped "
+    "its container (kadam removed the container once the engine answered again). Nothing in "
+    "the job itself failed: submit it again, or give the definition retries so that kadam "
+    "retries by itself; an engine with live-restore keeps containers running across restarts"
+)
+
+
+def engine_lost_reason(seconds: float) -> str:
+    return (
+        "DockerEngineUnreachable: the Docker engine stopped answering while this attempt ran "
+        f"and did not come back within {seconds:g} s, so the attempt's outcome is unknown "
+        "(kadam removes its container once the engine answers again). Start the engine again "
+        "(`dockerd` or `systemctl start docker`), then submit the job again"
+    )
+
+
+def _engine_gone(exc: BaseException) -> bool:
+    """A connection-level failure (the engine stopped, restarted, or its socket went away), as
+    opposed to an answer from the engine (``APIError``)."""
+    return isinstance(exc, OSError) and not isinstance(exc, docker_errors.DockerException)
+
+
+def signal_reason(code: int) -> str | None:
+    """Docker's 128+N exit code as the signal that ended the container, in words."""
+    if not 128 < code < 128 + 65:
+        return None
+    try:
+        name = signal.Signals(code - 128).name
+    except ValueError:
+        name = f"signal {code - 128}"
+    return f"Killed by signal {name} (exit code {code} = 128 + {code - 128})"
 
 
 def state_dir_key(state_dir: str) -> str:
@@ -131,6 +182,7 @@ class _Streams:
         self.events = events
         self.splitters = {STDOUT: LineSplitter(), STDERR: LineSplitter()}
         self.skip = dict(skip)
+        self.reported = {STDOUT: 0, STDERR: 0}  # complete lines seen (skipped ones too)
 
     def feed(self, stream: str, data: bytes) -> None:
         self._report(stream, self.splitters[stream].feed(data))
@@ -140,6 +192,7 @@ class _Streams:
             self._report(stream, splitter.flush())
 
     def _report(self, stream: str, lines: list[str]) -> None:
+        self.reported[stream] += len(lines)
         skip = self.skip.get(stream, 0)
         if skip:  # lines a previous kernel already stored
             dropped = min(skip, len(lines))
@@ -162,26 +215,37 @@ class DockerBackend:
         keep_failed: bool = False,
         client: Any = None,
         max_workers: int = 64,
+        reconnect_wait: float = 30.0,
     ) -> None:
         self.client = client if client is not None else connect()
         self.stop_grace = stop_grace
         self.state_key = state_dir_key(state_dir) if state_dir else ""
         self.keep_failed = keep_failed
+        self.reconnect_wait = reconnect_wait
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="kadam-docker")
         self._lock = threading.Lock()
         self._containers: dict[AttemptKey, str] = {}
         self._stops: dict[AttemptKey, float] = {}
         self._closed = False
+        self._orphans: set[str] = set()  # containers to remove once the engine answers again
+        self._janitor: threading.Thread | None = None
 
     # ------------------------------------------------------------------ Backend protocol
 
     def start(self, spec: AttemptSpec, events: AttemptEvents) -> None:
         self._submit(self._run, spec, events)
 
-    def adopt(self, spec: AttemptSpec, events: AttemptEvents, stored: Mapping[str, int]) -> None:
+    def adopt(
+        self,
+        spec: AttemptSpec,
+        events: AttemptEvents,
+        stored: Mapping[str, int],
+        starting: bool = False,
+    ) -> None:
         """Follow again an attempt a previous kernel started; ``stored`` counts the lines per
-        stream already in its log file (they are not reported twice)."""
-        self._submit(self._adopt, spec, events, stored)
+        stream already in its log file (they are not reported twice). ``starting``: the
+        attempt was recorded STARTING (its container may never have been created)."""
+        self._submit(self._adopt, spec, events, stored, starting)
 
     def stop(self, key: AttemptKey, grace: float | None = None) -> None:
         grace = self.stop_grace if grace is None else grace
@@ -224,7 +288,14 @@ class DockerBackend:
                 started = spec.key in self._containers
                 self._containers.pop(spec.key, None)
             if started:
-                events.exited(spec.key, None, f"Docker engine error: {_short(exc)}")
+                reason = (
+                    engine_lost_reason(0)
+                    if _engine_gone(exc)
+                    else f"Docker engine error: {_short(exc)}"
+                )
+                events.exited(spec.key, None, reason)
+            elif _engine_gone(exc):
+                events.failed_to_start(spec.key, engine_down_reason(exc))
             else:
                 events.failed_to_start(spec.key, f"CannotStartContainerError: {_short(exc)}")
 
@@ -241,10 +312,17 @@ class DockerBackend:
         # Attach before start, live stream only (as `docker run` does): the stream is connected
         # when the attach answers, so no line is missed. Asking for a replay too ("logs": 1)
         # races with the live stream and can deliver the first lines twice.
-        socket = api.attach_socket(container, params={"stdout": 1, "stderr": 1, "stream": 1})
+        try:
+            socket = api.attach_socket(container, params={"stdout": 1, "stderr": 1, "stream": 1})
+        except OSError as exc:  # the engine went away between create and attach
+            if not _engine_gone(exc):
+                raise
+            self._remove(container)
+            events.failed_to_start(key, engine_down_reason(exc))
+            return
         try:
             api.start(container)
-        except docker_errors.APIError as exc:
+        except docker_errors.APIError as exc:  # (an OSError too: this clause comes first)
             with contextlib.suppress(Exception):
                 socket.close()
             self._remove(container)
@@ -255,6 +333,12 @@ class DockerBackend:
             )
             events.failed_to_start(key, f"CannotStartContainerError: {_short(exc)}{hint}")
             return
+        except OSError as exc:  # the engine went away before the start
+            with contextlib.suppress(Exception):
+                socket.close()
+            self._remove(container)
+            events.failed_to_start(key, engine_down_reason(exc))
+            return
         with self._lock:
             self._containers[key] = container
             pending_stop = self._stops.get(key)
@@ -262,8 +346,13 @@ class DockerBackend:
         if pending_stop is not None:  # terminated while it was being created
             self.stop(key, pending_stop)
         streams = _Streams(key, events, {})
-        self._read_frames(socket, streams)
-        self._finish(spec, events, container)
+        try:
+            self._read_frames(socket, streams)
+            self._finish(spec, events, container)
+        except OSError as exc:
+            if not _engine_gone(exc):
+                raise
+            self._engine_lost(spec, events, container, streams)
 
     def _read_frames(self, socket: Any, streams: _Streams) -> None:
         decoder = FrameDecoder()
@@ -301,7 +390,7 @@ class DockerBackend:
         if state.get("OOMKilled"):
             reason = Reasons.OOM
         elif code:
-            reason = shell_exit_reason(spec.command, code)
+            reason = shell_exit_reason(spec.command, code) or signal_reason(code)
         with self._lock:
             self._containers.pop(spec.key, None)
             self._stops.pop(spec.key, None)
@@ -318,10 +407,23 @@ class DockerBackend:
         found = self.client.api.containers(all=True, filters=filters)
         return found[0] if found else None
 
-    def _adopt(self, spec: AttemptSpec, events: AttemptEvents, stored: Mapping[str, int]) -> None:
+    def _adopt(
+        self,
+        spec: AttemptSpec,
+        events: AttemptEvents,
+        stored: Mapping[str, int],
+        starting: bool = False,
+    ) -> None:
         key = spec.key
         api = self.client.api
         found = self.find(spec.job_id, spec.attempt)
+        if found is None and starting:
+            events.failed_to_start(
+                key,
+                "CannotStartContainerError: the kernel that was starting this attempt exited "
+                "before its container was created",
+            )
+            return
         if found is None:
             events.exited(
                 key,
@@ -344,10 +446,21 @@ class DockerBackend:
         with self._lock:
             self._containers[key] = container
         events.started(key, container[:12])
-        # The logs endpoint gives every line from the start (an attach would replay only what
-        # no client read yet), one stream per request; the lines already stored are skipped.
         streams = _Streams(key, events, stored)
-        follow = status in ("running", "paused", "restarting")
+        try:
+            self._follow_logs(container, streams, status in ("running", "paused", "restarting"))
+            self._finish(spec, events, container)
+        except OSError as exc:
+            if not _engine_gone(exc):
+                raise
+            self._engine_lost(spec, events, container, streams)
+
+    def _follow_logs(self, container: str, streams: _Streams, follow: bool) -> None:
+        """Every line of the container from the start through the logs endpoint (an attach
+        would replay only what no client read yet), one stream per request; the lines
+        ``streams`` is told to skip (already stored) are not reported again."""
+        api = self.client.api
+        failures: list[BaseException] = []
 
         def read(stream: str) -> None:
             chunks = api.logs(
@@ -360,12 +473,114 @@ class DockerBackend:
             for chunk in chunks if follow else [chunks]:
                 streams.feed(stream, chunk)
 
-        helper = threading.Thread(target=read, args=(STDERR,), daemon=True)
+        def read_stderr() -> None:
+            try:
+                read(STDERR)
+            except Exception as exc:
+                failures.append(exc)
+
+        helper = threading.Thread(target=read_stderr, daemon=True)
         helper.start()
         read(STDOUT)
         helper.join()
+        if failures:
+            raise failures[0]
         streams.flush()
-        self._finish(spec, events, container)
+
+    # ------------------------------------------------------------------ the engine went away
+
+    def _engine_lost(
+        self, spec: AttemptSpec, events: AttemptEvents, container: str, lost: _Streams
+    ) -> None:
+        """The engine stopped answering while the attempt ran: wait for it to come back, then
+        follow the container again if it still runs, or end the attempt saying what happened."""
+        key = spec.key
+        log.warning("docker engine lost while attempt %s ran; waiting for it", key)
+        deadline = time.monotonic() + self.reconnect_wait
+        while True:
+            state = self._inspect_when_back(container, deadline)
+            if state is None:  # not back in time
+                lost.flush()
+                with self._lock:
+                    self._containers.pop(key, None)
+                    self._stops.pop(key, None)
+                    self._orphans.add(container)
+                self._start_janitor()
+                events.exited(key, None, engine_lost_reason(self.reconnect_wait))
+                return
+            if state.get("Status") not in ("running", "paused", "restarting"):
+                break
+            # still running (an engine with live-restore): follow it again, skipping what was read
+            streams = _Streams(key, events, lost.reported)
+            try:
+                self._follow_logs(container, streams, follow=True)
+                self._finish(spec, events, container)
+                return
+            except OSError as exc:
+                if not _engine_gone(exc):
+                    raise
+                lost = streams
+        lost.flush()
+        with self._lock:
+            self._containers.pop(key, None)
+            self._stops.pop(key, None)
+        if state and not self.keep_failed:
+            self._remove(container)
+        code = state.get("ExitCode") if state else None
+        events.exited(key, code, ENGINE_RESTARTED)
+
+    def _inspect_when_back(self, container: str, deadline: float) -> dict[str, Any] | None:
+        """The container's state once the engine answers again ({} if the engine lost it), or
+        None if it does not answer by ``deadline``. Inspecting is the probe: a ping can still
+        reach an engine that is shutting down, through a connection already open."""
+        while not self._closed:
+            try:
+                state: dict[str, Any] = self.client.api.inspect_container(container)["State"]
+                return state
+            except docker_errors.NotFound:
+                return {}
+            except OSError:
+                if time.monotonic() >= deadline:
+                    return None
+                time.sleep(0.25)
+        return None
+
+    def _wait_for_engine(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while not self._closed:
+            try:
+                self.client.api.ping()
+                return True
+            except Exception:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.25)
+        return False
+
+    def _start_janitor(self) -> None:
+        with self._lock:
+            if self._janitor is not None and self._janitor.is_alive():
+                return
+            self._janitor = threading.Thread(
+                target=self._remove_orphans, daemon=True, name="kadam-docker-janitor"
+            )
+            self._janitor.start()
+
+    def _remove_orphans(self) -> None:
+        """Remove the containers of attempts that ended while the engine was away, as soon as
+        it answers again (until the backend is closed)."""
+        while not self._closed:
+            with self._lock:
+                pending = list(self._orphans)
+            if not pending:
+                return
+            if self._wait_for_engine(5.0):
+                for container in pending:
+                    with self._lock:
+                        self._orphans.discard(container)
+                    if not self.keep_failed:
+                        self._remove(container)  # put back if the engine is still away
+            time.sleep(0.5)
 
     # ------------------------------------------------------------------ helpers
 
@@ -453,15 +668,24 @@ class DockerBackend:
             "labels": labels,
             "host_config": host_config,
             "name": None,
+            # an engine shutting down stops the container as kadam would: SIGTERM, then SIGKILL
+            # after stop_grace
+            "stop_timeout": max(0, round(self.stop_grace)),
         }
 
     def _stop_container(self, container: str, grace: float) -> None:
-        with contextlib.suppress(docker_errors.NotFound, docker_errors.APIError):
+        with contextlib.suppress(docker_errors.NotFound, docker_errors.APIError, OSError):
             self.client.api.stop(container, timeout=max(0, round(grace)))
 
     def _remove(self, container: str) -> None:
-        with contextlib.suppress(docker_errors.NotFound, docker_errors.APIError):
+        try:
             self.client.api.remove_container(container, v=True, force=True)
+        except (docker_errors.NotFound, docker_errors.APIError):
+            pass
+        except OSError:  # the engine is away: remove it once it answers again
+            with self._lock:
+                self._orphans.add(container)
+            self._start_janitor()
 
     def remove_all(self) -> int:
         """Remove every container of this state directory (running ones too). Returns how many."""

@@ -1,0 +1,1 @@
+"""The fault matrix (docs/reliability.md): each fault on real Docker and real processes."""
