@@ -15,6 +15,7 @@ to its file before it is shown. Several threads may read; only the scheduler thr
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -412,31 +413,48 @@ class Store:
 
 
 class LogFiles:
-    """Open log files of running attempts, written with plain ``os.write`` (no buffering, so
-    a killed kernel loses no line that was written)."""
+    """Log files of running attempts, written with plain ``os.write`` (no buffering, so a
+    killed kernel loses no line that was written).
+
+    :meth:`open` makes sure the attempt's folder exists and can be written, and notes the
+    path; the file itself is created with the first line, so an attempt that
+    prints nothing costs no file (readers treat a missing file as an empty log).
+    """
+
+    _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 
     def __init__(self) -> None:
         self._fds: dict[tuple[str, int], int] = {}
+        self._paths: dict[tuple[str, int], str] = {}
 
     def open(self, key: tuple[str, int], path: str | os.PathLike[str]) -> None:
-        if key not in self._fds:
-            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-            try:  # the run's logs folder nearly always exists: one system call, not four
-                self._fds[key] = os.open(path, flags, 0o644)
-            except FileNotFoundError:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-                self._fds[key] = os.open(path, flags, 0o644)
+        """Expect lines for ``key`` in ``path``; OSError if its folder cannot take them."""
+        if key in self._fds or key in self._paths:
+            return
+        path = os.fspath(path)
+        folder = os.path.dirname(path)
+        if not os.access(folder, os.W_OK | os.X_OK):  # one system call in the usual case
+            os.makedirs(folder, exist_ok=True)
+            if not os.access(folder, os.W_OK | os.X_OK):
+                read_only = os.statvfs(folder).f_flag & os.ST_RDONLY
+                code = errno.EROFS if read_only else errno.EACCES
+                raise OSError(code, os.strerror(code), folder)
+        self._paths[key] = path
 
     def write(self, key: tuple[str, int], text: str) -> None:
         fd = self._fds.get(key)
         if fd is None:
-            return
+            path = self._paths.get(key)
+            if path is None:
+                return
+            fd = self._fds[key] = os.open(path, self._FLAGS, 0o644)
         data = text.encode("utf-8", "surrogateescape")
         while data:
             written = os.write(fd, data)
             data = data[written:]
 
     def close(self, key: tuple[str, int]) -> None:
+        self._paths.pop(key, None)
         fd = self._fds.pop(key, None)
         if fd is not None:
             os.close(fd)
