@@ -138,7 +138,7 @@ class Registry:
 
     def _make_backend(self, name: str) -> Any:
         if name in SERVICE_SETTINGS:
-            return make_service_backend(name, str(self.state_dir))
+            return make_service_backend(name, str(self.state_dir), self.stop_grace)
         return make_backend(
             name,
             stop_grace=self.stop_grace,
@@ -771,6 +771,8 @@ class Registry:
         """Give each service backend back the jobs an earlier session handed to it."""
         by_backend: dict[str, list[Any]] = {}
         for record in records:
+            if self.engine.handed_over_to_service(record):
+                self._scheduler.follow_logs(record)
             if record.remote_id is None:
                 continue
             env = self.engine.remote_environment(record)

@@ -508,7 +508,24 @@ class Scheduler:
             work_dir=self._work_dir(job.run_id),
             remote_id=job.remote_id,
             attempts_seen=len(job.attempts),
+            lines_seen=self._stored_lines(job.attempts[-1]) if job.attempts else {},
         )
+
+    def _stored_lines(self, attempt: AttemptRecord) -> dict[str, int]:
+        stored = {STDOUT: 0, STDERR: 0}
+        if attempt.log_path:
+            for line in self.store.read_log(attempt.log_path):
+                stored[line.stream] += 1
+        return stored
+
+    def follow_logs(self, job: JobRecord) -> None:
+        """Keep storing the lines of a job's unfinished attempts (a service's job followed
+        again by a new session)."""
+        for attempt in job.attempts:
+            if not attempt.done:
+                path = attempt.log_path or self.store.log_file(job.run_id, job.id, attempt.number)
+                attempt.log_path = path
+                self._open_log(attempt)
 
     def _work_dir(self, run_id: str) -> str:
         work = self._work_dirs.get(run_id)

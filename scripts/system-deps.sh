@@ -2,7 +2,8 @@
 # Installs the system packages kadam's tests and demo use, when missing and when we can
 # (root + apt-get): a Docker engine, a static busybox to build the test image from (no registry
 # is reachable on the test machines), graphviz's `dot`, and Debian's chromium for the browser
-# tests (Playwright drives /usr/bin/chromium; it never downloads a browser of its own).
+# tests (Playwright drives /usr/bin/chromium; it never downloads a browser of its own), and Slurm
+# with MUNGE for the Slurm backend's tests.
 # Never fails the build for a package it cannot install: the tests that need it say so loudly
 # instead.
 set -u
@@ -14,6 +15,11 @@ command -v awk >/dev/null || need+=(mawk)
 # Installed with --no-install-recommends (the recommends pull in a desktop's worth of packages).
 lean=()
 [ -x /usr/bin/chromium ] || lean+=(chromium)
+# A one-node Slurm cluster for tests/remote (the test session starts and stops its daemons).
+[ -x /usr/sbin/slurmctld ] || lean+=(slurmctld)
+[ -x /usr/sbin/slurmd ] || lean+=(slurmd)
+command -v sbatch >/dev/null || lean+=(slurm-client)
+[ -x /usr/sbin/munged ] || lean+=(munge)
 if [ ${#need[@]} -eq 0 ] && [ ${#lean[@]} -eq 0 ]; then
   exit 0
 fi

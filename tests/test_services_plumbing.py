@@ -63,7 +63,7 @@ class ScriptedService:
 @pytest.fixture
 def service(monkeypatch: pytest.MonkeyPatch) -> ScriptedService:
     stand_in = ScriptedService()
-    monkeypatch.setattr(facade, "make_service_backend", lambda name, state_dir: stand_in)
+    monkeypatch.setattr(facade, "make_service_backend", lambda *args: stand_in)
     return stand_in
 
 

@@ -146,6 +146,8 @@ class RemoteJob:
     work_dir: str
     remote_id: str | None = None
     attempts_seen: int = 0  # attempts kadam has already recorded (adopt)
+    lines_seen: Mapping[str, int] = field(default_factory=dict)
+    """(adopt) Lines of the last recorded attempt already stored, per stream: skip them."""
 
 
 @dataclass(frozen=True)

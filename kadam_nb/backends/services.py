@@ -47,7 +47,7 @@ def check_service_settings(backend: str, settings: Mapping[str, Any]) -> list[Fi
     return errors
 
 
-def make_service_backend(name: str, state_dir: str) -> Any:
+def make_service_backend(name: str, state_dir: str, stop_grace: float = 10.0) -> Any:
     """The backend object for service ``name`` (its library is imported only here)."""
     if name == "aws-batch":
         from .aws_batch import AwsBatchBackend
@@ -55,4 +55,4 @@ def make_service_backend(name: str, state_dir: str) -> Any:
         return AwsBatchBackend(state_dir=state_dir)
     from .slurm import SlurmBackend
 
-    return SlurmBackend(state_dir=state_dir)
+    return SlurmBackend(state_dir=state_dir, stop_grace=stop_grace)

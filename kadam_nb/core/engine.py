@@ -484,6 +484,11 @@ class BatchEngine:
         env = self.remote_environment(job) if job is not None else None
         if job is None or env is None or job.status.done or job.is_parent:
             return
+        known = job.attempts[attempt - 1] if attempt and attempt <= len(job.attempts) else None
+        if known is not None and not known.done and (exit_code is not None or attempt_reason):
+            known.exit_code = exit_code if exit_code is not None else known.exit_code
+            known.reason = attempt_reason or known.reason  # how it ended, before the next one
+            self._touch_attempt(known)
         if attempt is not None and job.attempts and attempt > len(job.attempts):
             self._service_retried(job, env, now)
         if _RANK[status] <= _RANK[job.status]:
