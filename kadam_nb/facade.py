@@ -256,7 +256,13 @@ class Registry:
             )
         if errors:
             raise SpecError(errors, context=f"compute environment {name}")
-        given = FrozenMap({k: v for k, v in settings.items() if v is not None})
+        given = FrozenMap(
+            {
+                k: str(v).lower() if isinstance(v, bool) else v
+                for k, v in settings.items()
+                if v is not None
+            }
+        )
         env = ComputeEnvironment(
             name, float(max_vcpus or 0), memory, chosen, max_gpus, remote=service, settings=given
         )
@@ -708,8 +714,13 @@ class Registry:
         return self._scheduler.wait_for(lambda: not self.engine.busy, timeout)
 
     def _wait_ids(self, ids: list[str], timeout: float | None) -> bool:
+        first = 0  # jobs end for good, mostly in order: resume where the last look stopped
+
         def done() -> bool:
-            return all(self._view(i).status.done for i in ids)
+            nonlocal first
+            while first < len(ids) and self._view(ids[first]).status.done:
+                first += 1
+            return first == len(ids)
 
         if self.read_only:
             deadline = None if timeout is None else time.monotonic() + timeout

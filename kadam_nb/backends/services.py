@@ -15,7 +15,12 @@ __all__ = ["SERVICE_SETTINGS", "check_service_settings", "make_service_backend"]
 
 SERVICE_SETTINGS: dict[str, dict[str, bool]] = {
     # setting -> required
-    "aws-batch": {"job_queue": True, "region": False, "endpoint_url": False},
+    "aws-batch": {
+        "job_queue": True,
+        "region": False,
+        "endpoint_url": False,
+        "mount_work_dir": False,  # "true": the run's files are mounted (jobs on this machine)
+    },
     "slurm": {"partition": False, "account": False},
 }
 """Each service's compute-environment settings, and whether it must be given."""
@@ -39,6 +44,8 @@ def check_service_settings(backend: str, settings: Mapping[str, Any]) -> list[Fi
         if key not in allowed:
             known = ", ".join(allowed)
             errors.append(FieldError(key, f"not a setting of a {backend} environment; use {known}"))
+        elif isinstance(value, bool):
+            continue  # a flag (mount_work_dir), kept as "true"/"false"
         elif value is not None and (not isinstance(value, str) or not value.strip()):
             errors.append(FieldError(key, "must be a non-empty string"))
     for key, required in allowed.items():
