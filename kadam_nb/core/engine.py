@@ -33,7 +33,7 @@ from ..errors import DependencyError, NotFound, StateError
 from .graph import child_dependencies
 from .jobs import AttemptRecord, ComputeEnvironment, Dependency, JobQueue, JobRecord, Transition
 from .policy import describe_need, fits, retry_decision
-from .states import DONE_STATES, TRANSITIONS, JobStatus, Reasons, check_transition
+from .states import DONE_STATES, JobStatus, Reasons, check_transition, forward_path, is_ahead
 
 __all__ = [
     "Action",
@@ -491,14 +491,14 @@ class BatchEngine:
             self._touch_attempt(known)
         if attempt is not None and job.attempts and attempt > len(job.attempts):
             self._service_retried(job, env, now)
-        if _RANK[status] <= _RANK[job.status]:
+        if not is_ahead(status, job.status):
             return
         via: JobStatus | None = None
         if status == S.SUCCEEDED or (status == S.FAILED and exit_code is not None):
             via = S.RUNNING
         elif status == S.FAILED and attempt is not None:
             via = S.STARTING
-        path = _forward_path(job.status, status, via)
+        path = forward_path(job.status, status, via)
         for i, state in enumerate(path):
             last = i == len(path) - 1
             if state == S.STARTING:
@@ -912,45 +912,6 @@ def _exit_sentence(job: JobRecord, attempt: AttemptRecord) -> str:
         )
     said = f"Exited with code {code}" if code is not None else "Ended without an exit code"
     return f"{said}: {attempt.reason}" if attempt.reason else said
-
-
-_RANK = {
-    S.SUBMITTED: 0,
-    S.PENDING: 1,
-    S.RUNNABLE: 2,
-    S.STARTING: 3,
-    S.RUNNING: 4,
-    S.SUCCEEDED: 5,
-    S.FAILED: 5,
-}
-# Forward edges a service's job can take (no cache edge, no array-parent edge, no retry edge).
-_FORWARD = {
-    src: [dst for dst in sorted(dsts, key=_RANK.__getitem__) if _RANK[dst] > _RANK[src]]
-    for src, dsts in TRANSITIONS.items()
-}
-_FORWARD[S.SUBMITTED].remove(S.SUCCEEDED)
-_FORWARD[S.PENDING].remove(S.SUCCEEDED)
-
-
-def _forward_path(src: JobStatus, dst: JobStatus, via: JobStatus | None) -> list[JobStatus]:
-    """The states after ``src`` up to ``dst``, through ``via`` when given and still ahead:
-    the shortest legal way a job could have gone between two polls."""
-    if via is not None and _RANK[via] > _RANK[src]:
-        return _shortest(src, via) + _shortest(via, dst)
-    return _shortest(src, dst)
-
-
-def _shortest(src: JobStatus, dst: JobStatus) -> list[JobStatus]:
-    if src == dst:
-        return []
-    paths: deque[list[JobStatus]] = deque([[src]])
-    while paths:
-        path = paths.popleft()
-        for nxt in _FORWARD[path[-1]]:
-            if nxt == dst:
-                return [*path[1:], nxt]
-            paths.append([*path, nxt])
-    return []
 
 
 def ids(records: Iterable[JobRecord]) -> list[str]:

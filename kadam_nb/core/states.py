@@ -6,6 +6,7 @@ SUBMITTED → SUCCEEDED for a job reused from an earlier identical run (opt-in c
 
 from __future__ import annotations
 
+from collections import deque
 from enum import Enum
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "JobStatus",
     "Reasons",
     "check_transition",
+    "forward_path",
+    "is_ahead",
     "is_legal",
 ]
 
@@ -117,3 +120,49 @@ class Reasons:
     @staticmethod
     def cached(job_id: str) -> str:
         return f"cached: same as job {job_id} (kadam skip-if-unchanged; not an AWS Batch behaviour)"
+
+
+# ---------------------------------------------------------------------- a service's jobs
+
+_RANK = {
+    S.SUBMITTED: 0,
+    S.PENDING: 1,
+    S.RUNNABLE: 2,
+    S.STARTING: 3,
+    S.RUNNING: 4,
+    S.SUCCEEDED: 5,
+    S.FAILED: 5,
+}
+# Forward edges a service's job can take (no cache edge, no array-parent edge, no retry edge).
+_FORWARD = {
+    src: [dst for dst in sorted(dsts, key=_RANK.__getitem__) if _RANK[dst] > _RANK[src]]
+    for src, dsts in TRANSITIONS.items()
+}
+_FORWARD[S.SUBMITTED].remove(S.SUCCEEDED)
+_FORWARD[S.PENDING].remove(S.SUCCEEDED)
+
+
+def is_ahead(dst: JobStatus, src: JobStatus) -> bool:
+    """Whether ``dst`` comes after ``src`` in a job's life (a retry aside)."""
+    return _RANK[dst] > _RANK[src]
+
+
+def forward_path(src: JobStatus, dst: JobStatus, via: JobStatus | None) -> list[JobStatus]:
+    """The states after ``src`` up to ``dst``, through ``via`` when given and still ahead:
+    the shortest legal way a job could have gone between two polls."""
+    if via is not None and _RANK[via] > _RANK[src]:
+        return _shortest(src, via) + _shortest(via, dst)
+    return _shortest(src, dst)
+
+
+def _shortest(src: JobStatus, dst: JobStatus) -> list[JobStatus]:
+    if src == dst:
+        return []
+    paths: deque[list[JobStatus]] = deque([[src]])
+    while paths:
+        path = paths.popleft()
+        for nxt in _FORWARD[path[-1]]:
+            if nxt == dst:
+                return [*path[1:], nxt]
+            paths.append([*path, nxt])
+    return []
