@@ -94,6 +94,7 @@ def _table(registry: Any, run: Any = None) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from .console import ConsolePrinter
+    from .core.secrets import secret_values
     from .core.spec import JobDefinition
     from .facade import Registry
 
@@ -119,7 +120,12 @@ def _run(args: argparse.Namespace) -> int:
         targets = args.targets or names
         print(f"kadam: {notebook.name}: {', '.join(names)} on the {registry.backend} backend")
         print(f"state directory: {registry.state_dir}\n")
-        printer = ConsolePrinter()
+        hidden = {
+            value
+            for d in registry.definitions()
+            for value in secret_values({**d.environment, **d.parameters})
+        }
+        printer = ConsolePrinter(secrets=sorted(hidden, key=len, reverse=True))
         registry.subscribe(printer)
         run = registry.run(targets, cache=cache)
         printer.total = sum(max(1, len(j.view.children)) for j in run.jobs)

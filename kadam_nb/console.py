@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from typing import TextIO
 
+from .core.secrets import mask_text
 from .core.views import LogLines, Progress, StateChanged
 from .scheduler import Event
 
@@ -17,12 +19,16 @@ class ConsolePrinter:
     """An observer that prints state changes and log lines, prefixed by job name.
 
     Subscribe it with ``registry.subscribe(printer)``. Lines are written from the scheduler
-    thread under a lock, so output from several jobs never interleaves mid-line.
+    thread under a lock, so output from several jobs never interleaves mid-line. ``secrets``
+    (see :func:`kadam_nb.core.secrets.secret_values`) are masked wherever a line shows one.
     """
 
-    def __init__(self, out: TextIO | None = None, *, total: int | None = None) -> None:
+    def __init__(
+        self, out: TextIO | None = None, *, total: int | None = None, secrets: Iterable[str] = ()
+    ) -> None:
         self.out = out or sys.stdout
         self.total = total
+        self.secrets = tuple(secrets)
         self.done: set[str] = set()
         self._lock = threading.Lock()
         self._width = 12
@@ -35,7 +41,8 @@ class ConsolePrinter:
                 mark = "|" if event.stream == "stdout" else "!"
                 name = event.job_name.ljust(self._width)
                 stamp = _clock(event.at_ns / 1e9)
-                self.out.write("".join(f"{stamp}  {name} {mark} {line}\n" for line in event.lines))
+                text = "".join(f"{stamp}  {name} {mark} {line}\n" for line in event.lines)
+                self.out.write(mask_text(text, self.secrets) if self.secrets else text)
             elif isinstance(event, Progress):
                 self.out.write(
                     f"{_clock(time.time())}  {event.job_name.ljust(self._width)} … "

@@ -20,6 +20,7 @@ import re
 import shutil
 import time
 import uuid
+import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ from .backends import make_backend, resolve_backend_name
 from .backends.services import SERVICE_SETTINGS, check_service_settings, make_service_backend
 from .core.engine import BatchEngine
 from .core.graph import plan_pipeline
+from .core.isolation import isolation_risks
 from .core.jobs import ComputeEnvironment, Dependency, JobQueue, JobRecord
 from .core.policy import fingerprint, never_fits
 from .core.spec import FrozenMap, JobDefinition, parse_memory
@@ -39,6 +41,7 @@ from .errors import (
     DependencyError,
     FieldError,
     KadamError,
+    KadamWarning,
     NotFound,
     SpecError,
     StateDirBusy,
@@ -166,6 +169,12 @@ class Registry:
             raise SpecError(FieldError("name", "give a definition name (str) or a JobDefinition"))
         if d.image is None:
             d = d.replace(image=self.default_image)
+        for risk in isolation_risks(d):  # allowed, since asked for; said every time
+            warnings.warn(
+                f"{d.name}: {risk.field}: {risk.message} (the definition asks for it)",
+                KadamWarning,
+                stacklevel=2,
+            )
         latest = self._definitions.get(d.name)
         if latest is not None and latest.content_key() == d.content_key():
             return latest
@@ -477,6 +486,31 @@ class Registry:
             shutil.copytree(self.store.run_work_dir(source_run), work_dir, dirs_exist_ok=True)
         self._submit_records(records)
         return Run(self, run_id, [Job(self, r.id) for r in records], work_dir)
+
+    def export_aws(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        targets: str | Sequence[str] | None = None,
+        *,
+        job_queue: str = "default",
+    ) -> dict[str, Any]:
+        """The pipeline of ``targets`` (all definitions when None) as AWS Batch requests:
+        ``{"jobDefinitions": [RegisterJobDefinition...], "submitJobs": [SubmitJob...]}``, for
+        people who submit by other means. With ``path``, also written there as one JSON file
+        per request and a ``submit.py`` that submits them with the real job ids (as
+        ``%kadam export aws DIR``). Secret-looking values are masked; warnings say what AWS
+        would refuse or treat differently."""
+        from .core.aws_export import export_files, pipeline_document
+
+        doc, said = pipeline_document(dict(self._definitions), targets, job_queue=job_queue)
+        for sentence in said:
+            warnings.warn(sentence, KadamWarning, stacklevel=2)
+        if path is not None:
+            for relative, text in export_files(doc).items():
+                target = Path(path) / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+        return doc
 
     def _submit_records(self, records: list[JobRecord]) -> None:
         def submit_all() -> None:

@@ -445,7 +445,10 @@ class DockerBackend:
             return
         with self._lock:
             self._containers[key] = container
+            pending_stop = self._stops.get(key)
         events.started(key, container[:12])
+        if pending_stop is not None:  # terminated while it was being looked for
+            self.stop(key, pending_stop)
         streams = _Streams(key, events, stored)
         try:
             self._follow_logs(container, streams, status in ("running", "paused", "restarting"))

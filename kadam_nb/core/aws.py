@@ -45,6 +45,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import FieldError, KadamWarning, SpecError
+from .secrets import MASK, mask_definition
 from .spec import (
     _NAME,
     _NAME_RULE,
@@ -73,6 +74,7 @@ __all__ = [
     "definition_from_aws",
     "definition_to_aws",
     "export_warnings",
+    "masked_export",
     "submit_job_to_aws",
 ]
 
@@ -231,6 +233,19 @@ def _jp(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_:@/+-]+")
+
+
+def _key_path(path: str, key: object) -> str:
+    """The path of a key the user wrote: ``path.key``, or ``path["key"]`` (JSON-quoted) when
+    the key is empty, not a string, or holds dots, spaces, quotes or control characters, so
+    that the field is never blank and a message stays one readable line."""
+    if isinstance(key, str) and _PLAIN_KEY.fullmatch(key):
+        return _jp(path, key)
+    text = json.dumps(key if isinstance(key, str) else str(key))
+    return f"{path}[{text}]"
+
+
 def _kind(value: object) -> str:
     if value is None:
         return "null"
@@ -287,7 +302,7 @@ def _int(value: object, path: str) -> int:
 def _str_map(value: object, path: str) -> FrozenMap:
     obj = _obj(value, path)
     errors = [
-        FieldError(_jp(path, str(k)), f"must be a string (got {_kind(v)})")
+        FieldError(_key_path(path, k), f"must be a string (got {_kind(v)})")
         for k, v in obj.items()
         if not isinstance(v, str)
     ]
@@ -311,7 +326,7 @@ def _each(items: list[Any], path: str, read: Any) -> list[Any]:
 
 
 def _unknown_key(key: object, path: str, known: Iterable[str]) -> FieldError:
-    where = _jp(path, str(key))
+    where = _key_path(path, key)
     if not isinstance(key, str):
         return FieldError(where, "keys must be strings")
     hint = _suggest(key, known)
@@ -731,7 +746,7 @@ class _Reader:
             "onStatusReason": "on_status_reason",
         }
         _only(entry, path, keys)
-        if "action" not in entry:
+        if entry.get("action") is None:  # missing, or null
             raise SpecError(FieldError(_jp(path, "action"), "required: RETRY or EXIT"))
         values = {}
         errors: list[FieldError] = []
@@ -1038,6 +1053,29 @@ def export_warnings(d: JobDefinition) -> list[str]:
             "definition on AWS; give them to SubmitJob (dependsOn, arrayProperties) instead"
         )
     return out
+
+
+def masked_export(
+    d: JobDefinition, *, extensions: bool = False, extra: Iterable[str] = ()
+) -> tuple[dict[str, Any], list[str]]:
+    """What ``%kadam export aws``, ``%kadam show`` and the form print: :func:`definition_to_aws`
+    with each secret-looking environment or parameter value (:mod:`kadam_nb.core.secrets`)
+    replaced by the placeholder ``MASK``, and one warning per replaced value saying where a
+    secret belongs on AWS Batch (``containerProperties.secrets``, with ``valueFrom``)."""
+    masked, hidden = mask_definition(d, extra)
+    warnings_ = []
+    for field in hidden:
+        kind, name = field.split(".", 1)
+        where = (
+            f'containerProperties.secrets [{{"name": "{name}", "valueFrom": "<Secrets Manager '
+            'or SSM Parameter Store ARN>"}]'
+            if kind == "environment"
+            else "SubmitJob's parameters, not as a default in the definition"
+        )
+        warnings_.append(
+            f"{field}: value masked ({MASK}) in this export; on AWS Batch give a secret in {where}"
+        )
+    return definition_to_aws(masked, extensions=extensions), warnings_
 
 
 # ---------------------------------------------------------------------------------------------

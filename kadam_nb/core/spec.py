@@ -39,6 +39,7 @@ from operator import is_not
 from typing import Any
 
 from ..errors import FieldError, SpecError
+from .secrets import mask_environment
 
 __all__ = [
     "ARRAY_DEPENDENCY_TYPES",
@@ -1327,6 +1328,17 @@ class JobDefinition:
         del plain["revision"]
         plain["aws_extra"] = json.loads(self.aws_extra)
         return _canonical_json(plain)
+
+    def __repr__(self) -> str:
+        """The dataclass repr, but secret-looking environment and parameter values are shown
+        as :data:`~kadam_nb.core.secrets.MASK`: a repr ends up in logs and tracebacks."""
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("environment", "parameters"):
+                value = FrozenMap(mask_environment(value))
+            parts.append(f"{f.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
 
     # -- AWS JSON (see kadam_nb.core.aws) ------------------------------------------------------
 

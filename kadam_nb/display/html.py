@@ -2,36 +2,23 @@
 
 Pure string building, standard library only. Every value shown passes through
 :func:`html.escape`, so names, reasons and scripts render as text, never as markup. Environment
-variables (and parameters) whose names look secret are masked: see :func:`is_secret`.
+variables (and parameters) whose names look secret are masked by the one rule of
+:mod:`kadam_nb.core.secrets`.
 """
 
 from __future__ import annotations
 
 import datetime
-import fnmatch
 import html
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 
+from ..core.secrets import mask_environment
 from ..core.spec import JobDefinition
 from ..core.views import AttemptView, JobView
 from .colors import MUTED_TEXT_COLOR, TEXT_COLOR, state_color
 
-__all__ = [
-    "DEFAULT_SECRET_PATTERNS",
-    "MASK",
-    "definition_html",
-    "is_secret",
-    "job_html",
-    "mask_secrets",
-    "registry_html",
-]
-
-DEFAULT_SECRET_PATTERNS: tuple[str, ...] = ("*_KEY", "*_SECRET", "*TOKEN*", "*PASSWORD*")
-"""Glob patterns (case-insensitive) of variable names whose values are not shown."""
-
-MASK = "••••••"
-"""What a secret value is shown as."""
+__all__ = ["definition_html", "job_html", "registry_html"]
 
 _CARD = (
     "font-family: Helvetica, Arial, sans-serif; font-size: 13px; border: 1px solid #d0d0d0; "
@@ -42,28 +29,6 @@ _CELL = "border-bottom: 1px solid #e4e4e4; padding: 2px 8px; text-align: left; v
 _KEY = _CELL + "; color: " + MUTED_TEXT_COLOR + "; font-weight: normal; white-space: nowrap"
 _PRE = "margin: 0; padding: 4px 6px; background: #f6f6f6; border-radius: 4px; white-space: pre-wrap"
 _MUTED = f"color: {MUTED_TEXT_COLOR}; font-size: 11px"
-
-
-# ---------------------------------------------------------------------------------------------
-# Secrets
-
-
-def is_secret(name: str, patterns: Iterable[str] = DEFAULT_SECRET_PATTERNS) -> bool:
-    """Whether ``name`` matches one of the glob ``patterns``, ignoring case.
-
-    >>> is_secret("AWS_SECRET_ACCESS_KEY"), is_secret("github_token"), is_secret("PATH")
-    (True, True, False)
-    """
-    upper = name.upper()
-    return any(fnmatch.fnmatchcase(upper, pattern.upper()) for pattern in patterns)
-
-
-def mask_secrets(
-    env: Mapping[str, str], patterns: Iterable[str] = DEFAULT_SECRET_PATTERNS
-) -> dict[str, str]:
-    """A copy of ``env`` with the value of every secret-looking name replaced by :data:`MASK`."""
-    patterns = tuple(patterns)
-    return {k: MASK if is_secret(k, patterns) else v for k, v in env.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,12 +190,10 @@ def _retry_html(d: JobDefinition) -> str:
     return _e(text) + "<br>" + "<br>".join(_e(r) for r in rules)
 
 
-def definition_html(
-    d: JobDefinition, secret_patterns: Iterable[str] = DEFAULT_SECRET_PATTERNS
-) -> str:
+def definition_html(d: JobDefinition, secret_patterns: Iterable[str] = ()) -> str:
     """A definition's sheet: name, revision, image, command, resources, dependencies, array,
-    retries and timeout. Environment variables (and parameters) whose names match one of
-    ``secret_patterns`` are shown as :data:`MASK`."""
+    retries and timeout. Environment variables (and parameters) whose names look secret (the
+    defaults of :mod:`kadam_nb.core.secrets`, or one of ``secret_patterns``) are masked."""
     patterns = tuple(secret_patterns)
     rows: list[tuple[str, str]] = [
         ("image", _e(d.image or "(the registry's default image)")),
@@ -241,9 +204,9 @@ def definition_html(
     if d.gpus:
         rows.append(("GPUs", _e(d.gpus)))
     if d.environment:
-        rows.append(("environment", _mapping(mask_secrets(d.environment, patterns))))
+        rows.append(("environment", _mapping(mask_environment(d.environment, patterns))))
     if d.parameters:
-        rows.append(("parameters", _mapping(mask_secrets(d.parameters, patterns))))
+        rows.append(("parameters", _mapping(mask_environment(d.parameters, patterns))))
     rows += [
         ("depends on", _e(", ".join(d.depends_on) or "nothing")),
         ("array", _e(_array_text(d) or "no")),

@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from traitlets import Bool, Enum, Float, Int, List, Unicode
+from traitlets import Bool, Enum, Float, Int, List, Unicode, observe
 from traitlets.config import Configurable
+
+from ..core import secrets
 
 __all__ = ["ENV_PREFIX", "Kadam"]
 
@@ -49,8 +51,9 @@ class Kadam(Configurable):
     ).tag(config=True)
     secret_patterns = List(
         Unicode(),
-        default_value=["*_KEY", "*_SECRET", "*TOKEN*", "*PASSWORD*"],
-        help="Environment variable names whose values are masked in every view.",
+        default_value=[],
+        help="More glob patterns (any case) of environment variable names whose values are "
+        "masked in every view, on top of *_KEY, *_SECRET, *TOKEN*, *PASSWORD* (always masked).",
     ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -68,6 +71,12 @@ class Kadam(Configurable):
                 self.sources[name] = f"environment ${ENV_PREFIX}{name.upper()}"
             else:
                 self.sources[name] = "default"
+        secrets.set_extra_patterns(self.secret_patterns)
+
+    @observe("secret_patterns")
+    def _secret_patterns_changed(self, change: Any) -> None:
+        """One rule in the kernel: the patterns reach every view, reprs included."""
+        secrets.set_extra_patterns(change["new"])
 
     def effective(self) -> list[tuple[str, Any, str, str]]:
         """(name, value, where it came from, help) for every setting."""

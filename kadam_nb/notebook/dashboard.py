@@ -50,10 +50,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..core.logs import STDERR, parse_log_line
+from ..core.secrets import mask_text, secret_values
 from ..core.states import JobStatus
 from ..core.views import JobView, LogLines, Progress, StateChanged
 from ..display.colors import state_color
-from ..display.html import MASK, is_secret
 from ..errors import KadamError, NotFound
 from .pump import MAX_RATE, Pump
 
@@ -596,7 +596,8 @@ class Dashboard:
         return f"{_GLYPH[view.status]} {view.display_name}"
 
     def _secret_values(self) -> list[str]:
-        """Values of secret-looking environment variables of this run's definitions."""
+        """Values of secret-looking environment variables and parameters of this run's
+        definitions (the rule of :mod:`kadam_nb.core.secrets`), to mask in log lines."""
         patterns = list(self.settings.secret_patterns)
         values: set[str] = set()
         seen: set[tuple[str, int | None]] = set()
@@ -609,10 +610,9 @@ class Dashboard:
                 definition = self.registry.definition(view.definition_name, view.revision)
             except Exception:  # a definition we cannot read: nothing to mask from it
                 continue
-            for name, value in definition.environment.items():
-                if len(value) >= 4 and is_secret(name, patterns):
-                    values.add(value)
-        return sorted(values, key=len, reverse=True)
+            values.update(secret_values(definition.environment, patterns))
+            values.update(secret_values(definition.parameters, patterns))
+        return sorted(values, key=lambda v: (-len(v), v))
 
     # ------------------------------------------------------------------ scheduler thread
 
@@ -915,10 +915,7 @@ class Dashboard:
     # ------------------------------------------------------------------ HTML
 
     def _mask(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
+        return mask_text(text, self._secrets)
 
     def _pane_html(self, pane: _Pane) -> str:
         esc = html.escape

@@ -61,7 +61,9 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from ..core.aws import AWS_LOG_DRIVERS
+from ..core.aws import AWS_LOG_DRIVERS, masked_export
+from ..core.isolation import PRIVILEGED_RISK, isolation_risks
+from ..core.secrets import MASK, mask_definition
 from ..core.spec import ULIMIT_NAMES, JobDefinition
 from ..errors import FieldError, KadamError, NotFound, SpecError
 from .grammar import cell_gaps, to_job_cell
@@ -607,6 +609,9 @@ class JobForm:
         general.children = (*general.children, widgets.HTML("<b>Tags</b>"), self.tag_rows.box)
 
         # ---- container
+        # what breaks isolation (privileged here, host paths under their volume row): a
+        # warning that blocks nothing
+        self.privileged_warning = _error_label("kadam-warn-privileged", indent=True)
         mode = widgets.ToggleButtons(
             options=(SCRIPT, ARGV),
             value=SCRIPT,
@@ -640,6 +645,7 @@ class JobForm:
             self._text("user", "User", "name or uid (blank: the image's user)"),
             self._check("readonly", "Read-only root filesystem"),
             self._check("privileged", "Privileged"),
+            self.privileged_warning,
         )
 
         # ---- resources
@@ -1117,6 +1123,9 @@ class JobForm:
         self.problems = errors
         self.valid = d is not None
         self._show(errors, where)
+        warning = _note_html([f"⚠ {PRIVILEGED_RISK}"] if self.fields["privileged"].value else [])
+        if self.privileged_warning.value != warning:
+            self.privileged_warning.value = warning
         blocked = not self.valid or self.registry.read_only
         self.create_button.disabled = blocked
         self.submit_button.disabled = blocked
@@ -1195,17 +1204,27 @@ class JobForm:
         self.status.value = f"<span class='{css}'>{text}</span>"
 
     def _fill_code(self, d: JobDefinition) -> None:
-        cell = to_job_cell(d)
+        extra = self.settings.secret_patterns if self.settings is not None else ()
+        masked, hidden = mask_definition(d, extra)
+        cell = to_job_cell(masked)
         self.code_cell.value = cell
         self.code_cell.rows = min(20, max(3, cell.count("\n") + 2))
         gaps = cell_gaps(d)
-        self.code_note.value = (
-            "<span class='kadam-warn'>A cell cannot carry "
-            f"{html.escape(', '.join(gaps))}: register the JSON below to keep them.</span>"
-            if gaps
-            else ""
+        notes = []
+        if gaps:
+            notes.append(
+                f"A cell cannot carry {', '.join(gaps)}: register the JSON below to keep them."
+            )
+        if hidden:
+            notes.append(
+                f"Secret-looking values are shown as {MASK} ({', '.join(hidden)}); on AWS Batch "
+                "give secrets as containerProperties.secrets with valueFrom."
+            )
+        self.code_note.value = "<br>".join(
+            f"<span class='kadam-warn'>{html.escape(n)}</span>" for n in notes
         )
-        self.code_json.value = json.dumps(d.to_aws(extensions=True), indent=2)
+        doc, _ = masked_export(d, extensions=True, extra=extra)
+        self.code_json.value = json.dumps(doc, indent=2)
         self.code_json.rows = min(30, self.code_json.value.count("\n") + 2)
 
     # ------------------------------------------------------------------ validation
@@ -1368,6 +1387,10 @@ class JobForm:
         if errors:
             return None, errors, where
         assert d is not None
+        for risk in isolation_risks(d):
+            m = _INDEXED.fullmatch(risk.field)
+            if m and m.group("head") == "volumes" and int(m.group("index")) < len(where.volumes):
+                where.notes.append((where.volumes[int(m.group("index"))], f"⚠ {risk.message}"))
         if self._loaded is not None:
             # a blank image is the registry's default: what register() fills in
             same = d if d.image is not None else d.replace(image=self.registry.default_image)

@@ -111,7 +111,7 @@ Cells (the first line names the job; the cell body is its script, run by /bin/sh
                                With rules but no --retries a job gets 3 attempts.
     --timeout DURATION         per-attempt limit: 90, 90s, 10m, 1h30m (SIGTERM, then SIGKILL)
     --queue QUEUE              submit option, not part of the definition: the jobQueue of
-                               %kadam export aws (%kadam run uses the default queue)
+                               %kadam export aws (%kadam run --queue Q picks the run's)
     --param NAME=VALUE         default for Ref::NAME in the command; repeatable
     --user USER                user (name or uid) the command runs as
     --shm-size SIZE            size of /dev/shm: 64, 64m, 1g
@@ -133,10 +133,11 @@ Cells (the first line names the job; the cell body is its script, run by /bin/sh
 
 Lines:
 
-  %kadam run [NAME ...] [--wait] [--cache]
+  %kadam run [NAME ...] [--wait] [--cache] [--queue Q]
                          run the pipeline (the NAMEs and everything upstream; all by
                          default) and show a live dashboard; --wait blocks until it ends;
-                         --cache skips jobs whose definition and inputs are unchanged
+                         --cache skips jobs whose definition and inputs are unchanged;
+                         --queue sends every job to queue Q (e.g. one on AWS Batch or Slurm)
   %kadam graph [RUN]     the latest run's jobs coloured by state (or the definitions' DAG)
   %kadam status [RUN] [--all]
                          a table of the latest run's jobs (--all: every job ever)
@@ -151,8 +152,9 @@ Lines:
   %kadam show NAME [--revision N]
                          a definition as a %%kadam job cell and as AWS JSON
   %kadam remove NAME     forget a definition (its jobs stay in the history)
-  %kadam export aws [--file F]
-                         RegisterJobDefinition + SubmitJob JSON for the pipeline
+  %kadam export aws [DIR] [--file F]
+                         RegisterJobDefinition + SubmitJob JSON for the pipeline; DIR: also
+                         one file per request and submit.py, which submits it with boto3
   %kadam dashboard [RUN] a live dashboard of the latest (or given) run
   %kadam reset [--history]
                          forget every definition; --history also deletes the state
@@ -581,6 +583,7 @@ def _verb_parsers() -> dict[str, _Parser]:
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--wait", action="store_true")
     p.add_argument("--cache", action="store_true")
+    p.add_argument("--queue", type=_text)
     new("graph").add_argument("run", nargs="?", metavar="RUN")
     p = new("status")
     p.add_argument("run", nargs="?", metavar="RUN")
@@ -600,6 +603,7 @@ def _verb_parsers() -> dict[str, _Parser]:
     new("remove").add_argument("name", metavar="NAME")
     p = new("export")
     p.add_argument("target", metavar="FORMAT", type=_export_target)
+    p.add_argument("path", nargs="?", metavar="DIR", type=_text)
     p.add_argument("--file", type=_text)
     new("dashboard").add_argument("run", nargs="?", metavar="RUN")
     new("reset").add_argument("--history", action="store_true")

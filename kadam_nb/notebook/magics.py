@@ -16,7 +16,6 @@ Graphviz's ``dot`` is), the magic falls back to text and to the plain :class:`~k
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import shutil
 import subprocess
@@ -31,8 +30,9 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 
 import kadam_nb
 
-from ..core.aws import export_warnings, submit_job_to_aws
+from ..core.aws import export_warnings, masked_export, submit_job_to_aws
 from ..core.graph import plan_pipeline
+from ..core.secrets import MASK, mask_definition, mask_text, secret_values
 from ..core.spec import JobDefinition
 from ..errors import KadamError, NotFound, SpecError
 from ..jobs import Job, Run
@@ -55,9 +55,6 @@ if TYPE_CHECKING:
     from ..facade import Registry
 
 __all__ = ["KadamMagics", "dependency_placeholder"]
-
-MASK = "****"
-"""What a secret-looking environment value is shown as."""
 
 
 def dependency_placeholder(name: str) -> str:
@@ -154,7 +151,7 @@ class KadamMagics(Magics):
             change = "unchanged"
         else:
             change = "new revision"
-        print(_summary(d, change, cell))
+        print(_summary(d, change, cell))  # (Registry.register warned of isolation risks)
         self._show_graph(lambda g: g.definitions_graph(reg.definitions()), quiet=True)
 
     def _show_graph(self, make: Callable[[Any], Any], quiet: bool) -> None:
@@ -185,7 +182,7 @@ class KadamMagics(Magics):
         reg = self.registry()
         names: list[str] | None = list(args.names) or None
         cache = args.cache or self._cells_ask_cache(reg, names)
-        run = reg.run(names, cache=cache)
+        run = reg.run(names, cache=cache, queue=args.queue)
         self.last_run = run
         dashboard = self._dashboard_for(reg, run)
         if not args.wait:
@@ -213,8 +210,8 @@ class KadamMagics(Magics):
         queued = {n: self.cells[n].queue for n in plan if n in self.cells and self.cells[n].queue}
         for name, queue in queued.items():
             print(
-                f"note: {name} has --queue {queue}; %kadam run submits a pipeline to the "
-                "default queue (--queue is the jobQueue of %kadam export aws)"
+                f"note: {name} has --queue {queue}; a run goes to one queue, named by "
+                "%kadam run --queue (a cell's --queue is its jobQueue in %kadam export aws)"
             )
         if marked and len(marked) < len(plan):
             unmarked = ", ".join(n for n in plan if n not in marked)
@@ -312,7 +309,8 @@ class KadamMagics(Magics):
         job = reg.job(args.job)
         seen: dict[tuple[str, int], int] = {}
         done = job.done
-        lines = _render(_log_parts(job, args.attempt), seen, always_header=False)
+        hide = self._secrets_of(reg, job)
+        lines = _render(_log_parts(job, args.attempt, hide), seen, always_header=False)
         if args.tail is not None:
             lines = lines[-args.tail :] if args.tail else []
         _emit(lines)
@@ -325,7 +323,7 @@ class KadamMagics(Magics):
         try:
             while True:
                 done = job.done
-                _emit(_render(_log_parts(job, args.attempt), seen, always_header=True))
+                _emit(_render(_log_parts(job, args.attempt, hide), seen, always_header=True))
                 if done:
                     break
                 _pause(0.2)
@@ -334,6 +332,18 @@ class KadamMagics(Magics):
             return
         code = f", exit {job.exit_code}" if job.exit_code is not None else ""
         print(f"({name} {job.status.value}{code}{_reason(job)})")
+
+    def _secrets_of(self, reg: Registry, job: Job) -> list[str]:
+        """The secret values (environment, parameters) of ``job``'s definition revision, to be
+        masked in its log lines as the dashboard masks them."""
+        view = job.view
+        try:
+            d = reg.definition(view.definition_name, view.revision)
+        except NotFound:
+            return []
+        patterns = self.settings.secret_patterns
+        found = secret_values(d.environment, patterns) + secret_values(d.parameters, patterns)
+        return sorted(set(found), key=lambda v: (-len(v), v))
 
     # ------------------------------------------------------------------ controlling
 
@@ -394,11 +404,12 @@ class KadamMagics(Magics):
     def _verb_show(self, args: argparse.Namespace) -> None:
         reg = self.registry()
         d = reg.definition(args.name, args.revision)
-        masked, hidden = _mask(d, self.settings.secret_patterns)
+        masked, hidden = mask_definition(d, self.settings.secret_patterns)
         cell = self.cells.get(d.name)
         print(f"# {d.name}, revision {d.revision}")
         if hidden:
-            print(f"# values of {', '.join(hidden)} are masked ({MASK}): Kadam.secret_patterns")
+            names = ", ".join(h.split(".", 1)[1] for h in hidden)
+            print(f"# values of {names} are masked ({MASK}): Kadam.secret_patterns")
         gaps = cell_gaps(d)
         if gaps:
             print(f"# not expressible in a job cell (see the JSON): {', '.join(gaps)}")
@@ -411,7 +422,8 @@ class KadamMagics(Magics):
         )
         print()
         print('# RegisterJobDefinition JSON (the "kadam" block is kadam\'s own)')
-        print(json.dumps(masked.to_aws(extensions=True), indent=2))
+        doc, _ = masked_export(d, extensions=True, extra=self.settings.secret_patterns)
+        print(json.dumps(doc, indent=2))
 
     def _verb_remove(self, args: argparse.Namespace) -> None:
         reg = self.registry()
@@ -449,11 +461,27 @@ class KadamMagics(Magics):
             if d.array_dependency == "SEQUENTIAL":
                 body.setdefault("dependsOn", []).append({"type": "SEQUENTIAL"})
             jobs.append(body)
+        exported = {
+            n: masked_export(definitions[n], extra=self.settings.secret_patterns) for n in order
+        }
         doc = {
-            "jobDefinitions": [definitions[n].to_aws() for n in order],
+            "jobDefinitions": [exported[n][0] for n in order],
             "submitJobs": jobs,
         }
         text = json.dumps(doc, indent=2)
+        if args.path:
+            from ..core.aws_export import export_files
+
+            folder = Path(args.path).expanduser()
+            for relative, content in export_files(doc).items():
+                target = folder / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(content, encoding="utf-8")
+            print(
+                f"wrote {folder}: pipeline.json, definitions/, jobs/ and submit.py; run "
+                f"`python3 {folder / 'submit.py'} --queue YOUR_QUEUE` to submit the pipeline "
+                "to AWS Batch (boto3's credentials and region)"
+            )
         if args.file:
             path = Path(args.file).expanduser()
             path.write_text(text + "\n", encoding="utf-8")
@@ -462,12 +490,12 @@ class KadamMagics(Magics):
                 'bodies; replace each "${name}" in dependsOn by the jobId SubmitJob returned '
                 "for that job (submit them in the order given)"
             )
-        else:
+        elif not args.path:
             print(text)
         for name in order:
             # depends_on/array_size are in the SubmitJob bodies: no warning about them
             plain = definitions[name].replace(depends_on=(), array_size=None, array_dependency=None)
-            for warning in export_warnings(plain):
+            for warning in export_warnings(plain) + exported[name][1]:
                 print(f"warning: {name}: {warning}", file=sys.stderr)
 
     # ------------------------------------------------------------------ housekeeping
@@ -546,9 +574,11 @@ def _reason(job: Job) -> str:
     return f": {reason}" if reason else ""
 
 
-def _log_parts(job: Job, attempt: int | None) -> list[tuple[tuple[str, int], str, list[str]]]:
+def _log_parts(
+    job: Job, attempt: int | None, hide: list[str]
+) -> list[tuple[tuple[str, int], str, list[str]]]:
     """``((job id, attempt), header, lines)`` for each attempt log of a job (or of each child
-    of an array job), in order."""
+    of an array job), in order; the values in ``hide`` (secrets) are masked."""
     sources = job.children if job.view.is_parent else [job]
     parts = []
     for source in sources:
@@ -556,7 +586,7 @@ def _log_parts(job: Job, attempt: int | None) -> list[tuple[tuple[str, int], str
         for a in view.attempts:
             if attempt is not None and a.number != attempt:
                 continue
-            lines = [line.text for line in source.log_lines(a.number)]
+            lines = [mask_text(line.text, hide) for line in source.log_lines(a.number)]
             parts.append(
                 ((source.id, a.number), f"--- {view.display_name} attempt {a.number} ---", lines)
             )
@@ -587,13 +617,3 @@ def _render(
 def _emit(lines: list[str]) -> None:
     if lines:
         print("\n".join(lines), flush=True)
-
-
-def _mask(d: JobDefinition, patterns: Iterable[str]) -> tuple[JobDefinition, list[str]]:
-    """``d`` with the values of secret-looking environment variables masked, and their names."""
-    globs = [p.upper() for p in patterns]
-    hidden = [k for k in d.environment if any(fnmatch.fnmatchcase(k.upper(), g) for g in globs)]
-    if not hidden:
-        return d, []
-    env = {k: (MASK if k in hidden else v) for k, v in d.environment.items()}
-    return d.replace(environment=env), hidden

@@ -480,8 +480,12 @@ def test_definition_cell_reads_yaml_when_pyyaml_is_there(monkeypatch: pytest.Mon
 @pytest.mark.parametrize(
     ("line", "verb", "expected"),
     [
-        ("run", "run", {"names": [], "wait": False, "cache": False}),
-        ("run a b --wait --cache", "run", {"names": ["a", "b"], "wait": True, "cache": True}),
+        ("run", "run", {"names": [], "wait": False, "cache": False, "queue": None}),
+        (
+            "run a b --wait --cache --queue hpc",
+            "run",
+            {"names": ["a", "b"], "wait": True, "cache": True, "queue": "hpc"},
+        ),
         ("graph", "graph", {"run": None}),
         ("graph abc", "graph", {"run": "abc"}),
         ("status", "status", {"run": None, "all": False}),
@@ -495,8 +499,13 @@ def test_definition_cell_reads_yaml_when_pyyaml_is_there(monkeypatch: pytest.Mon
         ("show x", "show", {"name": "x", "revision": None}),
         ("show x --revision 2", "show", {"name": "x", "revision": 2}),
         ("remove x", "remove", {"name": "x"}),
-        ("export aws", "export", {"target": "aws", "file": None}),
-        ("export AWS --file out.json", "export", {"target": "aws", "file": "out.json"}),
+        ("export aws", "export", {"target": "aws", "path": None, "file": None}),
+        (
+            "export AWS --file out.json",
+            "export",
+            {"target": "aws", "path": None, "file": "out.json"},
+        ),
+        ("export aws out", "export", {"target": "aws", "path": "out", "file": None}),
         ("dashboard", "dashboard", {"run": None}),
         ("dashboard r1", "dashboard", {"run": "r1"}),
         ("reset", "reset", {"history": False}),

@@ -3,53 +3,20 @@
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 from jupyter_client.manager import start_new_kernel
-from nbclient import NotebookClient
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+from tests.support.notebooks import execute, outputs_of
 
 
 @pytest.fixture
 def on_docker(docker_engine: object, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KADAM_BACKEND", "docker")
     monkeypatch.delenv("KADAM_STATE_DIR", raising=False)
-
-
-def execute(name: str, folder: Path) -> Any:
-    """Run a notebook from the repository in ``folder`` (its .kadam goes there)."""
-    path = folder / name
-    shutil.copy(NOTEBOOKS / name, path)
-    notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook,
-        timeout=300,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(folder)}},
-        store_widget_state=True,
-    )
-    client.execute()
-    return notebook
-
-
-def outputs_of(notebook: Any, first_line: str) -> str:
-    """The text a cell showed (streams and text/plain), found by its first line."""
-    for cell in notebook.cells:
-        if cell.cell_type == "code" and cell.source.splitlines()[0] == first_line:
-            parts = []
-            for out in cell.outputs:
-                if out.output_type == "stream":
-                    parts.append(out.text)
-                elif "data" in out:
-                    parts.append(out.data.get("text/plain", ""))
-            return "".join(parts)
-    raise AssertionError(f"no cell starting with {first_line!r}")
 
 
 def widget_html(notebook: Any) -> list[str]:

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.testing import globalipapp
 
 import kadam_nb
 from kadam_nb import JobDefinition
@@ -20,30 +19,15 @@ from kadam_nb.jobs import Run
 from kadam_nb.notebook import magics as magics_module
 from kadam_nb.notebook.grammar import GRAMMAR
 from kadam_nb.notebook.magics import KadamMagics, dependency_placeholder
+from tests.support.ipython import close_default_registry, kadam_shell
 
 BUSYBOX = "--image busybox:1.36 --memory 64"
 
 
-def _close_default() -> None:
-    with kadam_nb._default_lock:
-        if kadam_nb._default is not None:
-            kadam_nb._default.close()
-        kadam_nb._default = None
-
-
 @pytest.fixture
 def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("KADAM_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("KADAM_BACKEND", "local")
-    monkeypatch.setenv("KADAM_STOP_GRACE", "1")
-    monkeypatch.chdir(tmp_path)
-    _close_default()
-    globalipapp.start_ipython()  # once per process; later calls return None
-    shell = globalipapp.get_ipython()
-    shell.run_line_magic("load_ext", "kadam_nb")
-    shell.register_magics(KadamMagics(shell))  # fresh magics: no last run, no cells
-    yield shell
-    _close_default()
+    yield kadam_shell(tmp_path, monkeypatch, pictures=True, stop_grace="1")
+    close_default_registry()
 
 
 @pytest.fixture
@@ -565,12 +549,12 @@ def test_list_show_remove(ip: Any, capsys: pytest.CaptureFixture[str], no_graph:
 
     kadam(ip, "show extract")
     out = capsys.readouterr().out
-    assert "s3cret" not in out and "API_KEY=****" in out and "MODE=fast" in out
+    assert "s3cret" not in out and "API_KEY=••••••" in out and "MODE=fast" in out
     assert "values of API_KEY are masked" in out
     assert "%%kadam job extract --image busybox:1.36 --memory 64" in out and "--queue q1" in out
     doc = json.loads(out[out.index("{") :])
     env = doc["containerProperties"]["environment"]
-    assert {"name": "API_KEY", "value": "****"} in env
+    assert {"name": "API_KEY", "value": "••••••"} in env
 
     kadam(ip, "show clean --revision 1")
     out = capsys.readouterr().out
