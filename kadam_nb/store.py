@@ -50,8 +50,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     created_at REAL NOT NULL, started_at REAL, stopped_at REAL, fingerprint TEXT,
     cached_from TEXT, max_attempts INTEGER NOT NULL, remote_id TEXT);
 CREATE INDEX IF NOT EXISTS jobs_by_name ON jobs (name, seq);
-CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status);
-CREATE INDEX IF NOT EXISTS jobs_by_fingerprint ON jobs (fingerprint, status);
+CREATE INDEX IF NOT EXISTS jobs_by_fingerprint_only ON jobs (fingerprint);
 CREATE INDEX IF NOT EXISTS jobs_by_parent ON jobs (parent_id);
 CREATE TABLE IF NOT EXISTS attempts (
     job_id TEXT NOT NULL, number INTEGER NOT NULL, compute_environment TEXT NOT NULL,
@@ -110,6 +109,10 @@ class Store:
 
     def _migrate(self) -> None:
         """Bring a state directory written by an earlier kadam up to this schema."""
+        # Indexes that held a job's status cost a page write on every state change; the
+        # queries need only these (fingerprint lookups; unfinished jobs are read once, at open).
+        self._conn.execute("DROP INDEX IF EXISTS jobs_by_status")
+        self._conn.execute("DROP INDEX IF EXISTS jobs_by_fingerprint")
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(jobs)")}
         if "remote_id" not in columns:  # added for jobs handed to a service (AWS Batch, Slurm)
             with self._transaction() as cur:
