@@ -134,6 +134,7 @@ class Registry:
         }
         self._scheduler = Scheduler(self.engine, self.store, backends, stop_grace=stop_grace)
         self._scheduler.stepping = step
+        self._scheduler.registered_definition = self._registered_revision
         if not self.read_only:
             self._restore_unfinished()
             self._scheduler.start()
@@ -193,6 +194,16 @@ class Registry:
             if d.name == name and d.revision == revision:
                 return d
         raise NotFound(f"job definition {name} has no revision {revision}")
+
+    def _registered_revision(self, name: str, revision: int | None) -> JobDefinition | None:
+        """That revision as registered, or None (for a submit's overrides; any thread)."""
+        latest = self._definitions.get(name)
+        if latest is not None and latest.revision == revision:
+            return latest
+        try:
+            return self.definition(name, revision) if revision is not None else None
+        except NotFound:
+            return None
 
     def definitions(self) -> list[JobDefinition]:
         """The latest revision of every registered definition, in registration order."""

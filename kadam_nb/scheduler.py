@@ -48,6 +48,7 @@ from .core.engine import (
 from .core.jobs import AttemptRecord, JobRecord
 from .core.logs import STDERR, STDOUT, format_log_lines
 from .core.policy import attempt_environment, substitute_parameters
+from .core.spec import JobDefinition
 from .core.states import JobStatus
 from .core.views import JobView, LogLines, Progress, StateChanged
 from .store import LogFiles, Store
@@ -119,6 +120,8 @@ class Scheduler:
         self._backlog_changed = threading.Condition()
         self.errors: list[str] = []
         self._work_dirs: dict[str, str] = {}  # run id -> its work directory
+        # (name, revision) -> that registered revision, or None (set by the Registry)
+        self.registered_definition: Callable[[str, int | None], JobDefinition | None] | None = None
         self._log_failures: dict[AttemptKey, str] = {}  # attempts stopped: log not writable
 
     # ------------------------------------------------------------------ lifecycle
@@ -509,7 +512,16 @@ class Scheduler:
             remote_id=job.remote_id,
             attempts_seen=len(job.attempts),
             lines_seen=self._stored_lines(job.attempts[-1]) if job.attempts else {},
+            base_definition=self._base_definition(job),
         )
+
+    def _base_definition(self, job: JobRecord) -> JobDefinition | None:
+        lookup = self.registered_definition
+        d = job.definition
+        if lookup is None or job.parent_id is not None:
+            return None
+        base = lookup(d.name, d.revision)
+        return base if base is not None and base != d else None
 
     def _stored_lines(self, attempt: AttemptRecord) -> dict[str, int]:
         stored = {STDOUT: 0, STDERR: 0}

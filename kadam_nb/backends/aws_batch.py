@@ -601,7 +601,7 @@ class AwsBatchBackend:
                 events.hand_over_failed(job.job_id, depends)
                 return
             definition = job.definition
-            base = getattr(job, "base_definition", None)
+            base = job.base_definition
             plan = _overrides(base, definition) if isinstance(base, JobDefinition) else None
             registered = base if plan is not None else definition
             assert registered is not None

@@ -148,6 +148,10 @@ class RemoteJob:
     attempts_seen: int = 0  # attempts kadam has already recorded (adopt)
     lines_seen: Mapping[str, int] = field(default_factory=dict)
     """(adopt) Lines of the last recorded attempt already stored, per stream: skip them."""
+    base_definition: JobDefinition | None = None
+    """The registered revision ``definition`` was made from by a submit's overrides (command,
+    environment, resources...): a service that can override at submit time registers this one
+    and sends the differences with the job (AWS: ``containerOverrides``)."""
 
 
 @dataclass(frozen=True)

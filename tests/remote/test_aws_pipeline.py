@@ -155,3 +155,20 @@ def test_a_new_session_follows_again_a_job_still_running_on_aws(
         assert job.wait(timeout=30)
         assert str(job.status) == "SUCCEEDED"
         assert job.logs() == "begin\nend\n"
+
+
+def test_a_submit_override_goes_to_aws_as_container_overrides(
+    aws_reg: Registry, moto_batch: MotoServer
+) -> None:
+    import boto3
+
+    aws_reg.register("greet", image="busybox:1.36", memory=64, command="echo hello")
+    first = aws_reg.submit("greet", queue="aws")
+    second = aws_reg.submit("greet", queue="aws", command="echo overridden")
+    assert first.wait(timeout=60) and second.wait(timeout=60)
+    assert first.logs() == "hello\n"
+    assert second.logs() == "overridden\n"
+    batch = boto3.client("batch", endpoint_url=moto_batch.url, region_name=moto_batch.region)
+    revisions = batch.describe_job_definitions(jobDefinitionName="greet", status="ACTIVE")
+    # the override travelled with the job, not as a second registered revision
+    assert len(revisions["jobDefinitions"]) == 1, revisions["jobDefinitions"]
