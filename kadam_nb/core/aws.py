@@ -45,10 +45,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import FieldError, KadamWarning, SpecError
+from .lenient import _p_optional_duration, _p_retry_strategy, _sub
+from .parts import _is_int, _prefixed, _suggest
+from .rules import _NAME, _NAME_RULE, _canonical_json
 from .secrets import MASK, mask_definition
 from .spec import (
-    _NAME,
-    _NAME_RULE,
     ARRAY_DEPENDENCY_TYPES,
     EvaluateOnExit,
     FrozenMap,
@@ -58,15 +59,8 @@ from .spec import (
     RetryStrategy,
     Ulimit,
     Volume,
-    _canonical_json,
     _defaults,
     _finish,
-    _is_int,
-    _p_optional_duration,
-    _p_retry_strategy,
-    _prefixed,
-    _sub,
-    _suggest,
 )
 
 __all__ = [
