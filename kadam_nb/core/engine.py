@@ -19,6 +19,10 @@ records that changed (to write). The scheduler thread is the only caller, so not
 Dependencies are counted, not polled: each job knows which jobs wait for it, and a job is looked
 at again only when one of its dependencies finishes. RUNNABLE jobs wait in one heap per shape
 (queue, vCPUs, memory, GPUs), so placing a job costs O(shapes), not O(jobs waiting).
+
+Jobs of a queue whose compute environment is a service (AWS Batch, Slurm) are handed over and
+followed instead: those rules are in :mod:`kadam_nb.core.services`; the effects (what to store
+and do) are in :mod:`kadam_nb.core.effects`.
 """
 
 from __future__ import annotations
@@ -27,13 +31,22 @@ import heapq
 import itertools
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from ..errors import DependencyError, NotFound, StateError
+from .effects import (
+    Action,
+    Effects,
+    FollowAttempt,
+    HandOver,
+    RemoteCall,
+    StartAttempt,
+    StopAttempt,
+)
 from .graph import child_dependencies
 from .jobs import AttemptRecord, ComputeEnvironment, Dependency, JobQueue, JobRecord, Transition
-from .policy import describe_need, fits, retry_decision
-from .states import DONE_STATES, JobStatus, Reasons, check_transition, forward_path, is_ahead
+from .policy import describe_need, exit_sentence, fits, retry_decision
+from .services import ServiceJobs
+from .states import DONE_STATES, JobStatus, Reasons, check_transition
 
 __all__ = [
     "Action",
@@ -50,70 +63,7 @@ S = JobStatus
 _Shape = tuple[str, float, int, int]
 
 
-@dataclass(frozen=True)
-class StartAttempt:
-    """Run this attempt on its compute environment's backend."""
-
-    job: JobRecord
-    attempt: AttemptRecord
-
-
-@dataclass(frozen=True)
-class StopAttempt:
-    """Stop this attempt (SIGTERM, then SIGKILL after the grace period)."""
-
-    job_id: str
-    attempt: int
-    cause: str  # "timeout" | "terminate"
-
-
-@dataclass(frozen=True)
-class HandOver:
-    """Hand this job (an array: its parent, for every child) to its remote environment's
-    service; ``depends_on`` are the dependencies that have not yet succeeded, each on a job
-    handed to the same service before it."""
-
-    job: JobRecord
-    environment: ComputeEnvironment
-    depends_on: tuple[Dependency, ...]
-
-
-@dataclass(frozen=True)
-class RemoteCall:
-    """Ask the service to cancel or terminate a job it was handed."""
-
-    job_id: str
-    environment: ComputeEnvironment
-    verb: str  # "cancel" | "terminate"
-    reason: str
-
-
-@dataclass(frozen=True)
-class FollowAttempt:
-    """A service started an attempt: keep its log (the scheduler opens the file)."""
-
-    job: JobRecord
-    attempt: AttemptRecord
-
-
-Action = StartAttempt | StopAttempt | HandOver | RemoteCall | FollowAttempt
-
-
-@dataclass
-class Effects:
-    """What happened since the last ``take_effects``: to store, to show, to do."""
-
-    transitions: list[Transition] = field(default_factory=list)
-    actions: list[Action] = field(default_factory=list)
-    jobs: list[JobRecord] = field(default_factory=list)
-    attempts: list[AttemptRecord] = field(default_factory=list)
-    decisions: list[str] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.transitions or self.actions or self.jobs or self.attempts)
-
-
-class BatchEngine:
+class BatchEngine(ServiceJobs):
     """AWS Batch's scheduling rules over in-memory job records."""
 
     def __init__(self) -> None:
@@ -329,21 +279,6 @@ class BatchEngine:
             return True
         return False
 
-    def _call_service(self, job: JobRecord, verb: str, reason: str) -> None:
-        """Tell the service about a cancel or terminate of a job it was handed (an array child
-        on its own; the parent once for all its children)."""
-        env = self.remote_environment(job)
-        if env is None or job.status.done:
-            return
-        handed = job.id in self._handed or (
-            job.parent_id is not None and job.parent_id in self._handed
-        )
-        if not handed:
-            return
-        if verb == "cancel" and job.status not in (S.SUBMITTED, S.PENDING, S.RUNNABLE):
-            return
-        self._effects.actions.append(RemoteCall(job.id, env, verb, reason))
-
     # ------------------------------------------------------------------ facts: backends
 
     def attempt_started(self, key: tuple[str, int], handle: str, now: float) -> None:
@@ -412,7 +347,7 @@ class BatchEngine:
             None,
         )
         self._after_failed_attempt(
-            job, attempt, retry, f"{_exit_sentence(job, attempt)} ({why})", now
+            job, attempt, retry, f"{exit_sentence(job, attempt)} ({why})", now
         )
 
     def _after_failed_attempt(
@@ -444,216 +379,6 @@ class BatchEngine:
             attempt.stop_message = f"timeout of {job.definition.timeout} s"
             self._touch_attempt(attempt)
             self._effects.actions.append(StopAttempt(job_id, number, "timeout"))
-
-    # ------------------------------------------------------------------ facts: services
-
-    def handed_over(self, job_id: str, remote_id: str) -> None:
-        """The service accepted the job under ``remote_id`` (kept, so a new session can follow
-        it again)."""
-        job = self.jobs.get(job_id)
-        if job is not None:
-            job.remote_id = remote_id
-            self._dirty_jobs[job.id] = job
-
-    def hand_over_failed(self, job_id: str, reason: str, now: float) -> None:
-        """The service refused the job: it fails (an array with all its children)."""
-        job = self.jobs.get(job_id)
-        if job is None or job.status.done:
-            return
-        self._finish(job, S.FAILED, reason, now)
-        for child in job.children:
-            self._finish(self.jobs[child], S.FAILED, reason, now)
-
-    def observe(
-        self,
-        job_id: str,
-        status: JobStatus,
-        reason: str,
-        now: float,
-        *,
-        attempt: int | None = None,
-        handle: str | None = None,
-        exit_code: int | None = None,
-        attempt_reason: str | None = None,
-    ) -> None:
-        """Follow what a service reports of a job it schedules: record the states it passed
-        through (filling in those it passed between two polls), its attempts and its end.
-        Reports that would move a job backwards, or of a finished job, are ignored; array
-        parents follow their children as everywhere else."""
-        job = self.jobs.get(job_id)
-        env = self.remote_environment(job) if job is not None else None
-        if job is None or env is None or job.status.done or job.is_parent:
-            return
-        known = job.attempts[attempt - 1] if attempt and attempt <= len(job.attempts) else None
-        if known is not None and not known.done and (exit_code is not None or attempt_reason):
-            known.exit_code = exit_code if exit_code is not None else known.exit_code
-            known.reason = attempt_reason or known.reason  # how it ended, before the next one
-            self._touch_attempt(known)
-        if attempt is not None and job.attempts and attempt > len(job.attempts):
-            self._service_retried(job, env, now)
-        if not is_ahead(status, job.status):
-            return
-        via: JobStatus | None = None
-        if status == S.SUCCEEDED or (status == S.FAILED and exit_code is not None):
-            via = S.RUNNING
-        elif status == S.FAILED and attempt is not None:
-            via = S.STARTING
-        path = forward_path(job.status, status, via)
-        for i, state in enumerate(path):
-            last = i == len(path) - 1
-            if state == S.STARTING:
-                self._remote_attempt(job, env, attempt, now)
-            current = job.current_attempt
-            if state == S.RUNNING and current is not None:
-                current.started_at = current.started_at or now
-                current.handle = handle or current.handle
-                self._touch_attempt(current)
-            said = reason if last and reason else ""
-            if state in DONE_STATES:
-                self._remote_end(job, state, said, exit_code, attempt_reason, now)
-                return
-            if state != job.status:
-                self._set(job, state, said or self._remote_sentence(job, env, state, last), now)
-
-    def _remote_attempt(
-        self, job: JobRecord, env: ComputeEnvironment, number: int | None, now: float
-    ) -> None:
-        number = number or len(job.attempts) + 1
-        while len(job.attempts) < number:
-            attempt = AttemptRecord(
-                job_id=job.id,
-                number=len(job.attempts) + 1,
-                compute_environment=env.name,
-                backend=env.backend,
-                created_at=now,
-            )
-            job.attempts.append(attempt)
-            self._touch_attempt(attempt)
-            self._effects.actions.append(FollowAttempt(job, attempt))
-
-    def _service_retried(self, job: JobRecord, env: ComputeEnvironment, now: float) -> None:
-        """A higher attempt number: the service ended the last attempt and tries again."""
-        previous = job.attempts[-1]
-        if not previous.done:
-            previous.stopped_at = now
-            previous.status_reason = previous.status_reason or Reasons.ESSENTIAL_EXITED
-            self._touch_attempt(previous)
-        if job.status in (S.STARTING, S.RUNNING):
-            total = job.definition.retry_strategy.attempts
-            self._set(
-                job,
-                S.RUNNABLE,
-                f"Attempt {previous.number} of {total} failed: "
-                f"{_exit_sentence(job, previous)}; {env.name} runs attempt {previous.number + 1}",
-                now,
-            )
-
-    def _remote_end(
-        self,
-        job: JobRecord,
-        status: JobStatus,
-        reason: str,
-        exit_code: int | None,
-        attempt_reason: str | None,
-        now: float,
-    ) -> None:
-        attempt = job.current_attempt
-        if attempt is not None and not attempt.done:
-            attempt.stopped_at = now
-            attempt.exit_code = exit_code if exit_code is not None else attempt.exit_code
-            attempt.reason = attempt_reason or attempt.reason
-            attempt.status_reason = reason or attempt.status_reason or Reasons.ESSENTIAL_EXITED
-            self._touch_attempt(attempt)
-        if attempt is not None and attempt.stop_cause == "terminate":
-            reason = Reasons.terminated(attempt.stop_message or "")
-        if not reason:
-            if status == S.SUCCEEDED:
-                reason = "Exited with code 0"
-            elif attempt is not None:
-                reason = _exit_sentence(job, attempt)
-            else:
-                reason = "Failed on the service (it gave no reason)"
-        self._finish(job, status, reason, now)
-
-    @staticmethod
-    def _remote_sentence(
-        job: JobRecord, env: ComputeEnvironment, state: JobStatus, last: bool
-    ) -> str:
-        if not last:
-            return f"{state} on {env.name} (passed between two polls of {env.backend})"
-        number = len(job.attempts)
-        handle = job.attempts[-1].handle if job.attempts else None
-        return {
-            S.PENDING: f"Waiting on {env.name} ({env.backend}) for dependencies",
-            S.RUNNABLE: f"Waiting on {env.name} ({env.backend}) for capacity",
-            S.STARTING: f"Attempt {number} starting on {env.name} ({env.backend})",
-            S.RUNNING: f"Attempt {number} running on {env.name} ({env.backend} {handle})",
-        }.get(state, str(state))
-
-    def remote_environment(self, job: JobRecord) -> ComputeEnvironment | None:
-        """The service a job's queue hands jobs to, or None for jobs kadam runs itself."""
-        queue = self.queues.get(job.queue)
-        if queue is None or not queue.compute_environments:
-            return None
-        env = self.environments.get(queue.compute_environments[0])
-        return env if env is not None and env.remote else None
-
-    def handed_over_to_service(self, job: JobRecord) -> bool:
-        """True if a service schedules this job (it, or its array parent, was handed over)."""
-        return job.id in self._handed or (
-            job.parent_id is not None and job.parent_id in self._handed
-        )
-
-    def _evaluate_remote(self, job: JobRecord, env: ComputeEnvironment, now: float) -> bool:
-        """Hand a job to its service once each dependency has succeeded or was handed to the
-        same service before it (the service then orders them). Array children go with their
-        parent."""
-        if job.parent_id is not None or job.id in self._handed:
-            return False
-        handed: list[Dependency] = []
-        unfinished: list[str] = []
-        for dep in job.depends_on:
-            if dep.type == "SEQUENTIAL":
-                handed.append(dep)
-                continue
-            status = self.status_of(dep.job_id)
-            if status == S.FAILED:
-                self._finish(
-                    job,
-                    S.FAILED,
-                    Reasons.dependency_failed(self._name_of(dep.job_id), dep.job_id),
-                    now,
-                )
-                for child in job.children:
-                    self._finish(self.jobs[child], S.FAILED, job.status_reason, now)
-                return True
-            if status == S.SUCCEEDED:
-                continue
-            upstream = self.jobs.get(dep.job_id)
-            if upstream is not None and dep.job_id in self._handed:
-                upstream_env = self.remote_environment(upstream)
-                if upstream_env is not None and upstream_env.backend == env.backend:
-                    handed.append(dep)
-                    continue
-            unfinished.append(dep.job_id)
-            self._dependents.setdefault(dep.job_id, set()).add(job.id)
-        if unfinished:
-            if job.status == S.SUBMITTED:
-                names = [self._name_of(d) for d in unfinished]
-                self._set(job, S.PENDING, Reasons.waiting_for(names), now)
-                return True
-            return False
-        self._handed.add(job.id)
-        self._effects.actions.append(HandOver(job, env, tuple(handed)))
-        for waiting in self._dependents.get(job.id, ()):  # they may go to the service now
-            self._to_evaluate.append(waiting)
-        if job.is_parent and job.status == S.SUBMITTED:
-            self._set(job, S.PENDING, f"Array job of {job.array_size} children, on {env.name}", now)
-        else:
-            self._effects.decisions.append(
-                f"{job.display_name} handed to {env.name} ({env.backend}), which schedules it"
-            )
-        return True
 
     # ------------------------------------------------------------------ decisions
 
@@ -901,17 +626,6 @@ class BatchEngine:
         if not 1 <= key[1] <= len(job.attempts):
             raise NotFound(f"job {job.display_name} has no attempt {key[1]}")
         return job, job.attempts[key[1] - 1]
-
-
-def _exit_sentence(job: JobRecord, attempt: AttemptRecord) -> str:
-    code = attempt.exit_code
-    if attempt.reason and attempt.reason.startswith("OutOfMemoryError"):
-        return (
-            f"{attempt.reason} (exit code {code}; limit {job.definition.memory} MiB): "
-            "raise the definition's memory"
-        )
-    said = f"Exited with code {code}" if code is not None else "Ended without an exit code"
-    return f"{said}: {attempt.reason}" if attempt.reason else said
 
 
 def ids(records: Iterable[JobRecord]) -> list[str]:

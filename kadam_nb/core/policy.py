@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
-from .jobs import ComputeEnvironment, JobQueue, JobRecord
+from .jobs import AttemptRecord, ComputeEnvironment, JobQueue, JobRecord
 from .spec import JobDefinition, RetryStrategy
 
 __all__ = [
@@ -161,3 +161,15 @@ def shell_exit_reason(command: Sequence[str], exit_code: int) -> str | None:
             "run, e.g. it lacks execute permission; see the job's log for which command)"
         )
     return None
+
+
+def exit_sentence(job: JobRecord, attempt: AttemptRecord) -> str:
+    """How an attempt ended, in a sentence (an OOM kill says to raise the memory)."""
+    code = attempt.exit_code
+    if attempt.reason and attempt.reason.startswith("OutOfMemoryError"):
+        return (
+            f"{attempt.reason} (exit code {code}; limit {job.definition.memory} MiB): "
+            "raise the definition's memory"
+        )
+    said = f"Exited with code {code}" if code is not None else "Ended without an exit code"
+    return f"{said}: {attempt.reason}" if attempt.reason else said
