@@ -14,10 +14,11 @@ this machine).
 The job script (every value in it passes through :func:`shlex.quote`) exports the
 ``AWS_BATCH_*`` variables (``AWS_BATCH_JOB_ARRAY_INDEX`` from ``SLURM_ARRAY_TASK_ID``), the
 definition's environment and ``KADAM_WORK``, then runs the command: for an image, ``docker run
---rm --init`` with the work directory at ``/kadam/work``, the limits and the container
-settings; without one, the command itself (as the local backend does). It traps TERM and INT
-(scancel, a Slurm time limit) and stops the container or the process (TERM, then KILL after
-the grace), because a container is not a process of the Slurm job and would keep running.
+--init`` (the script removes the container once Docker said whether its memory limit killed
+it) with the work directory at ``/kadam/work``, the limits and the container settings; without
+one, the command itself (as the local backend does). It traps TERM and INT (scancel, a Slurm
+time limit) and stops the container or the process (TERM, then KILL after the grace), because
+a container is not a process of the Slurm job and would keep running.
 Timeouts are the script's own timer (Slurm's ``--time`` counts whole minutes and is checked
 about every 30 s; it is set only as a backstop); a timed-out attempt leaves a ``.timeout``
 marker beside its logs, which is how the backend tells a timeout from other failures.
@@ -194,6 +195,21 @@ def job_script(
         'wait "$child"',
         "rc=$?",
     ]
+    if d.image:
+        # Not --rm: the container is kept until Docker says whether the memory limit killed it
+        # (an .oom marker for kadam; Docker may record OOMKilled just after exit 137).
+        lines += [
+            'if [ "$rc" = 137 ]; then',
+            "  i=0",
+            '  while [ "$i" -lt 5 ]; do',
+            "    oom=$(docker inspect --format '{{.State.OOMKilled}}' \"$KADAM_CONTAINER\" \\",
+            "      2>/dev/null)",
+            '    if [ "$oom" = true ]; then : > "$base.oom"; break; fi',
+            "    sleep 0.2; i=$((i + 1))",
+            "  done",
+            "fi",
+            'docker rm -f "$KADAM_CONTAINER" >/dev/null 2>&1',
+        ]
     if d.timeout:
         lines.append('kill -TERM "$dog" 2>/dev/null')
     lines += [
@@ -214,7 +230,6 @@ def _docker_lines(
     argv = [
         "docker",
         "run",
-        "--rm",
         "--init",
         "--label",
         f"kadam.job-id={job.job_id}",
@@ -267,6 +282,7 @@ def _docker_lines(
         _WAIT_GRACE,
         '  docker kill "$KADAM_CONTAINER" >/dev/null 2>&1',
         '  wait "$child" 2>/dev/null',
+        '  docker rm -f "$KADAM_CONTAINER" >/dev/null 2>&1',
         "}",
         f'{quoted} --label kadam.slurm-job="$SLURM_JOB_ID" '
         f'--name "$KADAM_CONTAINER" {image_and_command} < /dev/null &',
@@ -776,8 +792,8 @@ class SlurmBackend:
                 f"Cancelled on Slurm (scancel of job {unit.handle} outside kadam, or by an "
                 "administrator); submit the job again to run it"
             )
-        elif state == "OUT_OF_MEMORY":
-            attempt_reason = Reasons.OOM
+        elif state == "OUT_OF_MEMORY" or (exit_code == 137 and os.path.exists(base + ".oom")):
+            attempt_reason = Reasons.OOM  # Slurm's own limit, or the container's
         elif state == "TIMEOUT":
             attempt_reason = (
                 f"Slurm's time limit for job {unit.handle} was reached (the partition's "

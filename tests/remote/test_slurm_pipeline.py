@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from kadam_nb import Registry
+from kadam_nb.core.states import Reasons
 from tests.support.docker_engine import TEST_IMAGE
 from tests.support.slurm_cluster import PARTITION
 
@@ -220,3 +221,19 @@ def test_a_new_session_follows_a_running_job_to_its_end(slurm_cluster: Any, tmp_
         assert job.wait(30), _table(again)
         # every line once: "before" from the first session, "after" followed by the second
         assert job.logs().split() == ["before", "after"], job.logs()
+
+
+def test_a_container_killed_for_memory_fails_with_aws_reason(
+    hpc: Registry, docker_engine: Any
+) -> None:
+    hpc.register(
+        "hog", image=TEST_IMAGE, memory=16, command="dd if=/dev/zero of=/dev/null bs=64M count=1"
+    )
+    run = hpc.run(queue="hpc")
+    assert run.wait(60) is False, _table(hpc)
+    hog = hpc.job("hog")
+    assert hog.exit_code == 137
+    assert hog.attempts[0].reason == Reasons.OOM, hog.attempts[0]
+    assert hog.status_reason.startswith(Reasons.OOM) and "16 MiB" in hog.status_reason
+    # the script removed the container once it had read OOMKilled
+    assert _until(lambda: _containers(f"kadam.job-id={hog.id}") == [], 15)
