@@ -484,7 +484,8 @@ class BatchEngine(ServiceJobs):
                     return True
         return False
 
-    def _start(self, job: JobRecord, env: ComputeEnvironment, now: float) -> None:
+    def _new_attempt(self, job: JobRecord, env: ComputeEnvironment, now: float) -> AttemptRecord:
+        """The job's next attempt, on ``env``, recorded."""
         attempt = AttemptRecord(
             job_id=job.id,
             number=len(job.attempts) + 1,
@@ -493,9 +494,13 @@ class BatchEngine(ServiceJobs):
             created_at=now,
         )
         job.attempts.append(attempt)
+        self._touch_attempt(attempt)
+        return attempt
+
+    def _start(self, job: JobRecord, env: ComputeEnvironment, now: float) -> None:
+        attempt = self._new_attempt(job, env, now)
         self._allocate(env, job)
         self._active += 1
-        self._touch_attempt(attempt)
         d = job.definition
         free = f"{env.free_vcpus:g} of {env.max_vcpus:g} vCPUs left"
         self._set(

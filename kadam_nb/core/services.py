@@ -43,6 +43,9 @@ class ServiceJobs:
         def _set(self, job: JobRecord, dst: JobStatus, reason: str, now: float) -> None: ...
         def _finish(self, job: JobRecord, dst: JobStatus, reason: str, now: float) -> None: ...
         def _touch_attempt(self, attempt: AttemptRecord) -> None: ...
+        def _new_attempt(
+            self, job: JobRecord, env: ComputeEnvironment, now: float
+        ) -> AttemptRecord: ...
 
     def handed_over(self, job_id: str, remote_id: str) -> None:
         """The service accepted the job under ``remote_id`` (kept, so a new session can follow
@@ -117,15 +120,7 @@ class ServiceJobs:
     ) -> None:
         number = number or len(job.attempts) + 1
         while len(job.attempts) < number:
-            attempt = AttemptRecord(
-                job_id=job.id,
-                number=len(job.attempts) + 1,
-                compute_environment=env.name,
-                backend=env.backend,
-                created_at=now,
-            )
-            job.attempts.append(attempt)
-            self._touch_attempt(attempt)
+            attempt = self._new_attempt(job, env, now)
             self._effects.actions.append(FollowAttempt(job, attempt))
 
     def _service_retried(self, job: JobRecord, env: ComputeEnvironment, now: float) -> None:
