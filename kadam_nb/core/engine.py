@@ -435,22 +435,12 @@ class BatchEngine(ServiceJobs):
         for dep in job.depends_on:
             status = self.status_of(dep.job_id)
             if status == S.FAILED:
-                self._finish(
-                    job,
-                    S.FAILED,
-                    Reasons.dependency_failed(self._name_of(dep.job_id), dep.job_id),
-                    now,
-                )
+                self._fail_for_dependency(job, dep.job_id, now)
                 return True
             if status != S.SUCCEEDED:
                 unfinished.append(dep.job_id)
-                self._dependents.setdefault(dep.job_id, set()).add(job.id)
         if unfinished:
-            if job.status == S.SUBMITTED:
-                names = [self._name_of(d) for d in unfinished]
-                self._set(job, S.PENDING, Reasons.waiting_for(names), now)
-                return True
-            return False
+            return self._wait_for(job, unfinished, now)
         if job.depends_on:
             names = [self._name_of(d.job_id) for d in job.depends_on if d.job_id]
             shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
@@ -459,6 +449,20 @@ class BatchEngine(ServiceJobs):
             reason = "No dependencies"
         self._set(job, S.RUNNABLE, f"{reason}; waiting for capacity in queue {job.queue}", now)
         self._push_runnable(job)
+        return True
+
+    def _fail_for_dependency(self, job: JobRecord, dep_id: str, now: float) -> None:
+        self._finish(job, S.FAILED, Reasons.dependency_failed(self._name_of(dep_id), dep_id), now)
+
+    def _wait_for(self, job: JobRecord, unfinished: list[str], now: float) -> bool:
+        """Look at ``job`` again when one of ``unfinished`` ends; a SUBMITTED job becomes
+        PENDING, naming them. True if its state changed."""
+        for dep_id in unfinished:
+            self._dependents.setdefault(dep_id, set()).add(job.id)
+        if job.status != S.SUBMITTED:
+            return False
+        names = [self._name_of(d) for d in unfinished]
+        self._set(job, S.PENDING, Reasons.waiting_for(names), now)
         return True
 
     def _push_runnable(self, job: JobRecord) -> None:

@@ -43,6 +43,8 @@ class ServiceJobs:
         def _set(self, job: JobRecord, dst: JobStatus, reason: str, now: float) -> None: ...
         def _finish(self, job: JobRecord, dst: JobStatus, reason: str, now: float) -> None: ...
         def _touch_attempt(self, attempt: AttemptRecord) -> None: ...
+        def _fail_for_dependency(self, job: JobRecord, dep_id: str, now: float) -> None: ...
+        def _wait_for(self, job: JobRecord, unfinished: list[str], now: float) -> bool: ...
         def _new_attempt(
             self, job: JobRecord, env: ComputeEnvironment, now: float
         ) -> AttemptRecord: ...
@@ -210,12 +212,7 @@ class ServiceJobs:
                 continue
             status = self.status_of(dep.job_id)
             if status == S.FAILED:
-                self._finish(
-                    job,
-                    S.FAILED,
-                    Reasons.dependency_failed(self._name_of(dep.job_id), dep.job_id),
-                    now,
-                )
+                self._fail_for_dependency(job, dep.job_id, now)
                 for child in job.children:
                     self._finish(self.jobs[child], S.FAILED, job.status_reason, now)
                 return True
@@ -228,13 +225,8 @@ class ServiceJobs:
                     handed.append(dep)
                     continue
             unfinished.append(dep.job_id)
-            self._dependents.setdefault(dep.job_id, set()).add(job.id)
         if unfinished:
-            if job.status == S.SUBMITTED:
-                names = [self._name_of(d) for d in unfinished]
-                self._set(job, S.PENDING, Reasons.waiting_for(names), now)
-                return True
-            return False
+            return self._wait_for(job, unfinished, now)
         self._handed.add(job.id)
         self._effects.actions.append(HandOver(job, env, tuple(handed)))
         for waiting in self._dependents.get(job.id, ()):  # they may go to the service now
