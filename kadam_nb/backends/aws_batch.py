@@ -51,7 +51,7 @@ import boto3
 from botocore import exceptions as boto_errors
 from botocore.config import Config
 
-from ..core.aws import definition_to_aws, submit_job_to_aws
+from ..core.aws import CONTAINER_PROPERTIES, definition_to_aws, submit_job_to_aws
 from ..core.logs import STDOUT
 from ..core.spec import JobDefinition
 from ..errors import KadamError, SpecError
@@ -167,25 +167,17 @@ def explain(exc: BaseException, action: str, settings: Mapping[str, str] | None 
 
 # ---------------------------------------------------------------------------- definitions
 
-# containerProperties keys whose content matters when comparing with an existing revision.
-_CONTAINER_COMPARED = (
-    "image",
-    "command",
-    "jobRoleArn",
-    "executionRoleArn",
-    "volumes",
-    "environment",
-    "mountPoints",
-    "readonlyRootFilesystem",
-    "privileged",
-    "ulimits",
-    "user",
-    "instanceType",
-    "resourceRequirements",
-    "linuxParameters",
-    "logConfiguration",
-    "secrets",
-)
+# containerProperties keys whose content matters when comparing with an existing revision:
+# every key kadam writes, except those AWS may fill with its own defaults in a revision.
+_FILLED_BY_AWS = {
+    "networkConfiguration",
+    "fargatePlatformConfiguration",
+    "enableExecuteCommand",
+    "ephemeralStorage",
+    "runtimePlatform",
+    "repositoryCredentials",
+}
+_CONTAINER_COMPARED = tuple(k for k in CONTAINER_PROPERTIES if k not in _FILLED_BY_AWS)
 _TOP_COMPARED = (
     "type",
     "parameters",

@@ -65,6 +65,7 @@ from .spec import (
 
 __all__ = [
     "AWS_LOG_DRIVERS",
+    "CONTAINER_PROPERTIES",
     "definition_from_aws",
     "definition_to_aws",
     "export_warnings",
@@ -148,7 +149,7 @@ _TOP_ORDER = (
     "consumableResourceProperties",
     "kadam",
 )
-_CONTAINER_ORDER = (
+CONTAINER_PROPERTIES = (  # every containerProperties key kadam reads or writes, in AWS's order
     "image",
     "command",
     "jobRoleArn",
@@ -1003,7 +1004,7 @@ def definition_to_aws(d: JobDefinition, extensions: bool = False) -> dict[str, A
             block["arrayDependency"] = d.array_dependency
         if block:
             doc["kadam"] = block
-    doc["containerProperties"] = _ordered(doc["containerProperties"], _CONTAINER_ORDER)
+    doc["containerProperties"] = _ordered(doc["containerProperties"], CONTAINER_PROPERTIES)
     return _ordered(doc, _TOP_ORDER)
 
 
