@@ -20,6 +20,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,25 @@ def definition_from_doc(doc: str, revision: int | None) -> JobDefinition:
     return JobDefinition.from_aws(json.loads(doc), warn=False).replace(revision=revision)
 
 
+def _while_busy(step: Any, deadline: float) -> None:
+    """Run `step`, again while another connection holds the database, until `deadline`.
+
+    SQLite answers "database is locked" at once, without waiting out the busy timeout, when
+    two connections open a new file together and both switch it to WAL: one has to try again.
+    """
+    pause = 0.01
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)
+
+
 class Store:
     """The state directory's database and log files."""
 
@@ -96,9 +116,14 @@ class Store:
         self._conn = sqlite3.connect(
             self.root / "kadam.db", check_same_thread=False, isolation_level=None, timeout=10.0
         )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA busy_timeout=10000")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        _while_busy(self._prepare, deadline=time.monotonic() + 10.0)
+
+    def _prepare(self) -> None:
+        """Switch to WAL and bring the schema up to date; safe to repeat."""
+        if self._conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(_SCHEMA)
         self._migrate()
         with self._transaction() as cur:
@@ -126,8 +151,12 @@ class Store:
 
         def __enter__(self) -> sqlite3.Cursor:
             self.store._lock.acquire()
-            self.cur = self.store._conn.cursor()
-            self.cur.execute("BEGIN IMMEDIATE")
+            try:
+                self.cur = self.store._conn.cursor()
+                self.cur.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self.store._lock.release()
+                raise
             return self.cur
 
         def __exit__(self, exc_type: object, exc: object, tb: object) -> None:

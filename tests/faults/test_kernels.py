@@ -6,15 +6,18 @@ A "kernel" here is a real Python process that opens a Registry, as a notebook's 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from kadam_nb.backends.docker import state_dir_key
 from kadam_nb.core.states import JobStatus
 from kadam_nb.facade import Registry
+from kadam_nb.store import Store
 from tests.support.docker_engine import kadam_containers
 
 S = JobStatus
@@ -203,3 +206,38 @@ def test_two_kernels_open_one_state_directory(
         assert not reg.read_only
         assert list(reg.jobs()["status"]) == ["SUCCEEDED"] * 7
     assert kadam_containers({state_dir_key(str(state_dir.resolve()))}) == []
+
+
+def _open_store(state_dir: str, start: Any, errors: Any) -> None:
+    start.wait()
+    try:
+        Store(state_dir).close()
+    except Exception as exc:  # reported to the test, which names it
+        errors.put(repr(exc))
+
+
+def test_processes_opening_a_new_state_directory_together_all_get_it(tmp_path: Path) -> None:
+    """Two kernels creating one state directory at the same moment both open it.
+
+    SQLite refuses one of two connections switching a new file to WAL at once with "database
+    is locked" without waiting; the Store tries again instead of failing the kernel.
+    """
+    forked = multiprocessing.get_context("fork")
+    errors = forked.Queue()
+    for round_ in range(25):
+        state_dir = str(tmp_path / f"state{round_}")
+        start = forked.Barrier(8)
+        openers = [
+            forked.Process(target=_open_store, args=(state_dir, start, errors)) for _ in range(8)
+        ]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join(timeout=60)
+        assert [o.exitcode for o in openers] == [0] * 8
+        assert errors.empty(), f"round {round_}: {errors.get()}"
+        db = sqlite3.connect(Path(state_dir) / "kadam.db")
+        try:
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        finally:
+            db.close()
