@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from .core.secrets import mask_text
-from .core.views import LogLines, Progress, StateChanged
+from .core.views import LogLines, Progress, ServiceProblem, StateChanged
 from .scheduler import Event
 
 __all__ = ["ConsolePrinter"]
@@ -48,6 +48,13 @@ class ConsolePrinter:
                     f"{_clock(time.time())}  {event.job_name.ljust(self._width)} … "
                     f"{event.message}\n"
                 )
+            elif isinstance(event, ServiceProblem):
+                said = (
+                    f"cannot follow its jobs: {event.problem}"
+                    if event.problem
+                    else "answers again: its jobs are followed again"
+                )
+                self.out.write(f"{_clock(event.at)}  {event.compute_environment} {said}\n")
             self.out.flush()
 
     def _state(self, event: StateChanged) -> None:

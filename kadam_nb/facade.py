@@ -777,8 +777,8 @@ class Registry:
         return self._scheduler.wait_for(done, timeout)
 
     def subscribe(self, observer: Callable[[Event], None]) -> Callable[[], None]:
-        """Call ``observer(event)`` for every StateChanged, LogLines and Progress event, on the
-        scheduler thread (keep it quick). Returns a function that unsubscribes."""
+        """Call ``observer(event)`` for every StateChanged, LogLines, Progress and ServiceProblem
+        event, on the scheduler thread (keep it quick). Returns a function that unsubscribes."""
         return self._scheduler.subscribe(observer)
 
     # ------------------------------------------------------------------ lifecycle

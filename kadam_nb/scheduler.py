@@ -50,14 +50,14 @@ from .core.logs import STDERR, STDOUT, format_log_lines
 from .core.policy import attempt_environment, substitute_parameters
 from .core.spec import JobDefinition
 from .core.states import JobStatus
-from .core.views import JobView, LogLines, Progress, StateChanged
+from .core.views import JobView, LogLines, Progress, ServiceProblem, StateChanged
 from .store import LogFiles, Store
 
 __all__ = ["Event", "Scheduler"]
 
 log = logging.getLogger("kadam_nb")
 
-Event = StateChanged | LogLines | Progress
+Event = StateChanged | LogLines | Progress | ServiceProblem
 Observer = Callable[[Event], None]
 
 
@@ -71,7 +71,7 @@ class _Call:
 @dataclass
 class _Report:
     kind: str  # "progress" | "started" | "failed" | "log" | "exited" | services: "handed" |
-    # "refused" | "observed"
+    # "refused" | "observed" | "service" (key: compute environment, 0)
     key: AttemptKey
     args: tuple[Any, ...]
 
@@ -225,6 +225,9 @@ class Scheduler:
     def observed(self, observation: Observation) -> None:
         self._inbox.put(_Report("observed", (observation.job_id, 0), (observation,)))
 
+    def service_problem(self, compute_environment: str, problem: str | None) -> None:
+        self._inbox.put(_Report("service", (compute_environment, 0), (problem,)))
+
     # ------------------------------------------------------------------ the loop
 
     def _run(self) -> None:
@@ -341,6 +344,13 @@ class Scheduler:
 
     def _apply_report(self, report: _Report, now: float, outgoing: list[Event]) -> None:
         key = report.key
+        if report.kind == "service":
+            env = self.engine.environments.get(key[0])
+            reason = report.args[0] or ""
+            if env is not None and env.status_reason != reason:
+                env.status_reason = reason
+                outgoing.append(ServiceProblem(env.name, report.args[0], now))
+            return
         job = self.engine.jobs.get(key[0])
         if job is None:
             return

@@ -7,6 +7,7 @@ restart. The stand-in answers from its own thread, as the real backends do.
 
 from __future__ import annotations
 
+import io
 import threading
 from typing import Any
 
@@ -15,7 +16,12 @@ import pytest
 import kadam_nb.facade as facade
 from kadam_nb import Registry
 from kadam_nb.backends.base import Observation, RemoteEvents, RemoteJob
+from kadam_nb.console import ConsolePrinter
+from kadam_nb.core.views import ServiceProblem
 from kadam_nb.errors import SpecError
+from kadam_nb.notebook.config import Kadam
+from kadam_nb.notebook.dashboard import Dashboard
+from tests.support.comms import recording_comms
 
 
 class ScriptedService:
@@ -32,9 +38,11 @@ class ScriptedService:
         self.adopted: list[RemoteJob] = []
         self.hold = threading.Event()
         self.hold.set()
+        self.events: RemoteEvents | None = None
 
     def hand_over(self, job: RemoteJob, events: RemoteEvents) -> None:
         self.handed.append(job)
+        self.events = events
         threading.Thread(target=self._run, args=(job, events)).start()
 
     def _run(self, job: RemoteJob, events: RemoteEvents) -> None:
@@ -127,3 +135,50 @@ def test_cancel_reaches_the_service_and_a_queue_cannot_mix_a_service(
         assert reg._scheduler.wait_for(lambda: service.calls != [], 10)
         assert service.calls[0][0] == "terminate"
         service.hold.set()
+
+
+def test_a_service_that_stops_answering_is_shown_until_it_answers(
+    tmp_path: Any, service: ScriptedService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a backend reports of its service (AWS Batch or Slurm not answering) reaches the
+    compute environment's status_reason, subscribers (once per change), the console and the
+    run's dashboard, escaped; and is cleared everywhere when the service answers again."""
+    recording_comms(monkeypatch)
+    service.hold.clear()
+    seen: list[Any] = []
+    printed = io.StringIO()
+    problem = "squeue failed: <no controller> & no answer; check that slurmctld runs"
+    with cluster_registry(tmp_path) as reg:
+        reg.subscribe(seen.append)
+        reg.subscribe(ConsolePrinter(printed))
+        reg.register("long", command="sleep 100")
+        run = reg.run(queue="cluster")
+        assert reg._scheduler.wait_for(lambda: str(reg.job("long").status) == "RUNNING", 10)
+        dash = Dashboard(reg, run, Kadam())
+        assert dash.service.value == ""
+        events = service.events
+        assert events is not None
+        events.service_problem("hpc", problem)
+        events.service_problem("hpc", problem)  # a repeat changes nothing
+        assert reg._scheduler.wait_for(
+            lambda: reg.compute_environments["hpc"].status_reason == problem, 10
+        )
+        assert dash.wait_idle(10)
+        shown = dash.service.value
+        assert "hpc does not answer" in shown and "&lt;no controller&gt; &amp; no answer" in shown
+        assert str(reg.job("long").status) == "RUNNING"  # kept while the service is silent
+
+        events.service_problem("hpc", None)
+        assert reg._scheduler.wait_for(
+            lambda: reg.compute_environments["hpc"].status_reason == "", 10
+        )
+        assert dash.wait_idle(10)
+        assert dash.service.value == ""
+        service.hold.set()
+        assert run.wait(20)
+        dash.close()
+    problems = [(e.compute_environment, e.problem) for e in seen if isinstance(e, ServiceProblem)]
+    assert problems == [("hpc", problem), ("hpc", None)]
+    text = printed.getvalue()
+    assert f"hpc cannot follow its jobs: {problem}" in text
+    assert "hpc answers again" in text

@@ -192,6 +192,11 @@ class RemoteEvents(Protocol):
         """Log lines of attempt ``key`` (job id, attempt number), as for :class:`AttemptEvents`.
         Report an attempt's lines after the observation that started it."""
 
+    def service_problem(self, compute_environment: str, problem: str | None) -> None:
+        """The service stopped answering while kadam followed ``compute_environment``'s jobs
+        (``problem`` says what failed and how to fix it), or answers again (None). Report
+        changes; repeats are ignored. The jobs keep their last known state meanwhile."""
+
 
 class RemoteBackend(Protocol):
     """A service that schedules jobs itself. Calls return quickly; submission and polling run on

@@ -120,7 +120,8 @@ class ComputeEnvironment:
 
     A ``remote`` environment is a service that schedules jobs itself ("aws-batch", "slurm"):
     its jobs are handed over whole, ``settings`` say where (queue, region, partition...), and
-    its capacity is the service's, not counted here.
+    its capacity is the service's, not counted here. ``status_reason`` says why kadam cannot
+    reach that service right now ("" while it answers), as AWS's statusReason does.
     """
 
     name: str
@@ -130,6 +131,7 @@ class ComputeEnvironment:
     max_gpus: int = 0
     remote: bool = False
     settings: FrozenMap = field(default_factory=FrozenMap)
+    status_reason: str = ""
     used_vcpus: float = 0.0
     used_memory: int = 0
     used_gpus: int = 0

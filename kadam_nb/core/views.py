@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from .jobs import AttemptRecord, Dependency, JobRecord
 from .states import JobStatus
 
-__all__ = ["AttemptView", "JobView", "LogLines", "Progress", "StateChanged"]
+__all__ = ["AttemptView", "JobView", "LogLines", "Progress", "ServiceProblem", "StateChanged"]
 
 
 @dataclass(frozen=True)
@@ -139,3 +139,14 @@ class Progress:
     job_name: str
     attempt: int
     message: str
+
+
+@dataclass(frozen=True)
+class ServiceProblem:
+    """A service that schedules jobs (AWS Batch, Slurm) stopped answering kadam, or answers
+    again (``problem`` None). Its jobs keep their last known state meanwhile: kadam keeps asking.
+    """
+
+    compute_environment: str
+    problem: str | None
+    at: float

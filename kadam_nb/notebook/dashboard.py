@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ..core.logs import STDERR, parse_log_line
 from ..core.secrets import mask_text, secret_values
 from ..core.states import JobStatus
-from ..core.views import JobView, LogLines, Progress, StateChanged
+from ..core.views import JobView, LogLines, Progress, ServiceProblem, StateChanged
 from ..display.colors import state_color
 from ..errors import KadamError, NotFound
 from .pump import MAX_RATE, Pump
@@ -364,6 +364,9 @@ class Dashboard:
         self._tabs_dirty = False
         self._last_clock = -math.inf
         self._status_item: _Status | None = None
+        # compute environment -> (why kadam cannot reach its service, since when)
+        self._service_problems: dict[str, tuple[str, float]] = {}
+        self._service_dirty = False
         self._tokens = MESSAGES_PER_SECOND / 2  # the first fill; construction used the rest
         self._tokens_at = time.monotonic()
         self._deferred = False  # a write waited for the budget this tick
@@ -434,6 +437,11 @@ class Dashboard:
         self.cancel_button.on_click(lambda _b: self._cancel_run())
         self.terminate_button.on_click(lambda _b: self._terminate_run())
         self.status = widgets.HTML("")
+        self.service = widgets.HTML("")
+        for name, env in registry.compute_environments.items():
+            if env.status_reason and name in self._run_environments():
+                self._service_problems[name] = (env.status_reason, time.time())
+        self._service_dirty = bool(self._service_problems)
         self.graph = widgets.HTML("<span class='kadam-muted'>drawing the graph…</span>")
         self.table = widgets.HTML("")
         self.jobs: dict[str, JobControls] = {}
@@ -450,6 +458,7 @@ class Dashboard:
                 widgets.HBox([self.title]),
                 widgets.HBox([self.progress, self.elapsed]),
                 widgets.HBox([self.cancel_button, self.terminate_button, self.status]),
+                self.service,
                 self.graph,
                 self.table,
                 self.tabs,
@@ -719,8 +728,22 @@ class Dashboard:
             if item.job_id in self._views:
                 self._progress_msgs[item.job_id] = item.message
                 self._table_dirty = True
+        elif isinstance(item, ServiceProblem):
+            if item.compute_environment not in self._run_environments():
+                return
+            if item.problem:
+                self._service_problems[item.compute_environment] = (item.problem, item.at)
+            else:
+                self._service_problems.pop(item.compute_environment, None)
+            self._service_dirty = True
         elif isinstance(item, _Status):
             self._status_item = item
+
+    def _run_environments(self) -> set[str]:
+        """The compute environments this run's queues send jobs to."""
+        queues = self.registry.queues
+        names = {v.queue for v in self._views.values()}
+        return {env for q in names if q in queues for env in queues[q].compute_environments}
 
     def _registry_gone(self) -> bool:
         if self.mode != "live":
@@ -848,6 +871,8 @@ class Dashboard:
         self._deferred = False
         now = time.time()
         self._render_status()  # what a button click did: the first thing a person looks for
+        if self._service_dirty:
+            self._service_dirty = not self._write(self.service, "value", self._service_html())
         if self._tabs_dirty:
             self._tabs_dirty = not self._set_tabs()
         for controls in self.jobs.values():
@@ -913,6 +938,17 @@ class Dashboard:
         self._write(self.status, "value", value)
 
     # ------------------------------------------------------------------ HTML
+
+    def _service_html(self) -> str:
+        """One line per compute environment whose service does not answer (none: empty)."""
+        rows = []
+        for env, (problem, since) in sorted(self._service_problems.items()):
+            stamp = time.strftime("%H:%M:%S", time.localtime(since))
+            rows.append(
+                f"<div class='kadam-error'>⚠ {html.escape(env)} does not answer (since {stamp}):"
+                f" {html.escape(problem)}</div>"
+            )
+        return "".join(rows)
 
     def _mask(self, text: str) -> str:
         return mask_text(text, self._secrets)

@@ -297,6 +297,9 @@ class KadamMagics(Magics):
 
     def _verb_status(self, args: argparse.Namespace) -> Any:
         reg = self.registry()
+        for name, env in reg.compute_environments.items():
+            if env.status_reason:  # a service kadam cannot reach: its jobs' states may be old
+                print(f"⚠ {name} does not answer: {env.status_reason}")
         if args.all:
             if args.run:
                 raise GrammarError("%kadam status: give RUN or --all, not both")

@@ -706,3 +706,16 @@ def test_states_timeline_and_step_verbs(ip: Any, capsys: pytest.CaptureFixture[s
     assert [label for label, _ in picture.rows] == ["a"]
     assert run is not None
     assert "use on or off" in usage(ip, "step maybe")
+
+
+def test_status_says_which_service_does_not_answer(
+    ip: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reg = magics(ip).registry()
+    reg.create_compute_environment("hpc", backend="slurm", partition="debug")
+    kadam(ip, "status --all")
+    assert "does not answer" not in capsys.readouterr().out
+    # what the scheduler sets when the Slurm backend reports squeue failing
+    reg.compute_environments["hpc"].status_reason = "squeue failed: no controller"
+    kadam(ip, "status --all")
+    assert "⚠ hpc does not answer: squeue failed: no controller" in capsys.readouterr().out
