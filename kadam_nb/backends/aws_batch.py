@@ -43,7 +43,7 @@ import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +104,7 @@ def explain(exc: BaseException, action: str, settings: Mapping[str, str] | None 
     ``action`` names the call (``"SubmitJob"``); ``settings`` are the compute environment's
     (to name the queue, region or endpoint concerned)."""
     settings = settings or {}
+    service = "CloudWatch Logs" if action == "GetLogEvents" else "AWS Batch"
     where = settings.get("endpoint_url") or (
         f"region {settings['region']}" if settings.get("region") else "the default region"
     )
@@ -120,7 +121,7 @@ def explain(exc: BaseException, action: str, settings: Mapping[str, str] | None 
         )
     if isinstance(exc, (boto_errors.EndpointConnectionError, boto_errors.ConnectionError)):
         return (
-            f"{action}: cannot reach AWS Batch at {where}: check the compute environment's "
+            f"{action}: cannot reach {service} at {where}: check the compute environment's "
             f"endpoint_url and region, and the network ({type(exc).__name__})"
         )
     if isinstance(exc, boto_errors.ClientError):
@@ -153,7 +154,7 @@ def explain(exc: BaseException, action: str, settings: Mapping[str, str] | None 
             )
         elif "definition" in low and "not exist" in low:
             hint = "; register the definition again (it may have been deregistered)"
-        return f"{action}: AWS Batch refused it ({code}: {message}){hint}"
+        return f"{action}: {service} refused it ({code}: {message}){hint}"
     if isinstance(exc, boto_errors.ParamValidationError):
         return f"{action}: the request is not valid for AWS Batch: {exc}"
     if isinstance(exc, SpecError):
@@ -315,6 +316,7 @@ class _Followed:
     aws_id: str
     client_key: tuple[str | None, str | None]
     events: RemoteEvents
+    compute_environment: str = ""
     log_group: str = LOG_GROUP
     is_parent: bool = False
     has_dependencies: bool = False
@@ -350,6 +352,7 @@ class _NoEvents:
     def hand_over_failed(self, job_id: str, reason: str) -> None: ...
     def observed(self, observation: Observation) -> None: ...
     def log(self, key: tuple[str, int], stream: str, lines: list[str], at_ns: int) -> None: ...
+    def service_problem(self, compute_environment: str, problem: str | None) -> None: ...
 
 
 def _plan(d: Mapping[str, Any], f: _Followed) -> list[tuple[str, int, Any]]:
@@ -489,6 +492,9 @@ class AwsBatchBackend:
         self._submitter: threading.Thread | None = None
         self._poller: threading.Thread | None = None
         self.last_error: str | None = None  # the latest polling problem, for diagnostics
+        # compute environment -> the problem its last polling round ran into, and whom to tell
+        self._problems: dict[str, tuple[str, RemoteEvents]] = {}
+        self._round_problems: dict[str, str] = {}
 
     # -------------------------------------------------------------- clients
 
@@ -708,11 +714,12 @@ class AwsBatchBackend:
         if lc is not None and lc.log_driver == "awslogs":
             group = lc.options.get("awslogs-group", LOG_GROUP)
         has_deps = bool(job.depends_on)
+        env = job.compute_environment
         followers = []
         if job.array_size:
             followers.append(
                 _Followed(
-                    job.job_id, aws_id, key, events, group, is_parent=True, size=job.array_size
+                    job.job_id, aws_id, key, events, env, group, is_parent=True, size=job.array_size
                 )
             )
             for i in range(job.array_size):
@@ -722,13 +729,14 @@ class AwsBatchBackend:
                         f"{aws_id}:{i}",
                         key,
                         events,
+                        env,
                         group,
                         has_dependencies=has_deps,
                     )
                 )
         else:
             followers.append(
-                _Followed(job.job_id, aws_id, key, events, group, has_dependencies=has_deps)
+                _Followed(job.job_id, aws_id, key, events, env, group, has_dependencies=has_deps)
             )
         for f in followers:
             if adopted:
@@ -781,15 +789,27 @@ class AwsBatchBackend:
         groups: dict[tuple[str | None, str | None], list[_Followed]] = {}
         for f in live:
             groups.setdefault(f.client_key, []).append(f)
+        self._round_problems = {}
+        try:
+            return self._poll_groups(groups)
+        finally:
+            self._tell_problems(live)
+
+    def _poll_groups(self, groups: dict[tuple[str | None, str | None], list[_Followed]]) -> bool:
         ok = True
         for key, followers in groups.items():
-            batch = self._client("batch", *key)
+            try:
+                batch = self._client("batch", *key)
+            except Exception as exc:
+                self._problem(followers, explain(exc, "DescribeJobs", _where(key)))
+                ok = False
+                continue
             for start in range(0, len(followers), _DESCRIBE_BATCH):
                 chunk = followers[start : start + _DESCRIBE_BATCH]
                 try:
                     answer = batch.describe_jobs(jobs=[f.aws_id for f in chunk])
                 except Exception as exc:
-                    self.last_error = explain(exc, "DescribeJobs", {"endpoint_url": key[1] or ""})
+                    self._problem(chunk, explain(exc, "DescribeJobs", _where(key)))
                     ok = False
                     continue
                 by_id = {str(d.get("jobId")): d for d in answer.get("jobs", [])}
@@ -807,7 +827,33 @@ class AwsBatchBackend:
                     if self._closed.is_set():
                         return ok
         self._parents_done()
-        return ok
+        return ok and not self._round_problems
+
+    def _problem(self, followers: Iterable[_Followed], reason: str) -> None:
+        """Remember that this round could not follow these jobs, and why."""
+        self.last_error = reason
+        for f in followers:
+            self._round_problems.setdefault(f.compute_environment, reason)
+
+    def _tell_problems(self, followed: list[_Followed]) -> None:
+        """Report each compute environment whose problem started, changed or ended."""
+        events_by_env = {env: events for env, (_, events) in self._problems.items()}
+        events_by_env.update((f.compute_environment, f.events) for f in followed)
+        for env, events in events_by_env.items():
+            now = self._round_problems.get(env)
+            before = self._problems.get(env)
+            if now == (before[0] if before else None):
+                continue
+            if now is None:
+                del self._problems[env]
+                events.service_problem(env, None)
+            else:
+                self._problems[env] = (now, events)
+                events.service_problem(
+                    env,
+                    f"{now}. kadam asks again every few seconds; its jobs keep their last "
+                    "known state until AWS answers",
+                )
 
     def _missing(self, f: _Followed) -> None:
         f.missing += 1
@@ -827,10 +873,18 @@ class AwsBatchBackend:
     def _apply(
         self, f: _Followed, d: Mapping[str, Any], key: tuple[str | None, str | None]
     ) -> None:
-        for kind, number, payload in _plan(d, f):
+        before = {n: (a.started, a.ended) for n, a in f.attempts.items()}
+        steps = _plan(d, f)
+        for done_steps, (kind, number, payload) in enumerate(steps):
             if kind == "logs":
                 stream, drain = payload
-                self._read_logs(f, number, stream, drain, key)
+                if not self._read_logs(f, number, stream, drain, key) and drain:
+                    # An attempt's end is reported only after its whole log: leave the rest of
+                    # this plan to the next round, which reads on from the saved token.
+                    for _kind, n, _payload in steps[done_steps:]:
+                        a = f.attempt(n)
+                        a.started, a.ended = before.get(n, (False, False))
+                    return
                 continue
             obs: Observation = payload
             signature = (obs.status, obs.attempt, obs.exit_code, obs.reason, obs.attempt_reason)
@@ -859,10 +913,10 @@ class AwsBatchBackend:
         stream: str,
         drain: bool,
         key: tuple[str | None, str | None],
-    ) -> None:
+    ) -> bool:
         """Report the attempt's new CloudWatch events as log lines (all of them when ``drain``;
-        a few pages otherwise, so that states keep moving for other jobs)."""
-        logs = self._client("logs", *key)
+        a few pages otherwise, so that states keep moving for other jobs). False when
+        CloudWatch did not answer (the lines are read from where it stopped next time)."""
         a = f.attempt(number)
         pages = 0
         while not self._closed.is_set():
@@ -874,15 +928,16 @@ class AwsBatchBackend:
             if a.token:
                 kwargs["nextToken"] = a.token
             try:
-                answer = logs.get_log_events(**kwargs)
+                answer = self._client("logs", *key).get_log_events(**kwargs)
             except boto_errors.ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code")
-                if code != "ResourceNotFoundException":  # no stream yet: nothing written
-                    self.last_error = explain(exc, "GetLogEvents")
-                return
+                if code == "ResourceNotFoundException":  # no stream yet: nothing written
+                    return True
+                self._problem([f], explain(exc, "GetLogEvents", _where(key)))
+                return False
             except Exception as exc:
-                self.last_error = explain(exc, "GetLogEvents")
-                return
+                self._problem([f], explain(exc, "GetLogEvents", _where(key)))
+                return False
             events = answer.get("events") or []
             lines: list[str] = []
             for event in events:
@@ -898,7 +953,8 @@ class AwsBatchBackend:
                 self._save_token(f.job_id, number, token)
             pages += 1
             if not events or same or (not drain and pages >= _LOG_PAGES_WHILE_RUNNING):
-                return
+                return True
+        return True
 
     def _token_path(self, job_id: str, number: int) -> str:
         safe = re.sub(r"[^A-Za-z0-9_.:-]", "_", job_id)
@@ -919,6 +975,12 @@ class AwsBatchBackend:
                 return fh.read().strip() or None
         except OSError:
             return None
+
+
+def _where(key: tuple[str | None, str | None]) -> dict[str, str]:
+    """The settings :func:`explain` names a place by, from a client key (region, endpoint)."""
+    region, endpoint = key
+    return {"region": region or "", "endpoint_url": endpoint or ""}
 
 
 def _revision(entry: Mapping[str, Any]) -> int:

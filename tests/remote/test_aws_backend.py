@@ -13,11 +13,21 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from kadam_nb.backends.aws_batch import AwsBatchBackend
 from kadam_nb.backends.base import RemoteDependency, RemoteJob
 from kadam_nb.core.spec import JobDefinition
-from tests.support.moto_server import EventRecorder, MotoServer
+from tests.support.moto_server import (
+    EventRecorder,
+    MotoServer,
+    create_batch_queue,
+    fake_credentials,
+    job_container_names,
+    remove_job_containers,
+    start_moto_server,
+    stop_moto_server,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -205,3 +215,54 @@ def test_missing_queue_says_what_to_fix(
     reason = events.failure(lost.job_id)
     assert reason is not None
     assert "no-such-queue" in reason and "job_queue" in reason, reason
+
+
+def test_aws_batch_not_answering_mid_run_is_reported_until_it_answers(
+    docker_engine: object, tmp_path: Path, work: Path
+) -> None:
+    """A private moto_server is stopped while its job runs: the backend reports the compute
+    environment's problem (naming the endpoint) and keeps the job's last known state; once a
+    server answers on that endpoint again the problem is cleared. (A restarted moto has
+    forgotten the job, which then FAILS saying so.)"""
+
+    def no_retries(service: str, region: str | None, endpoint: str | None) -> object:
+        return boto3.session.Session(region_name=region).client(
+            service, endpoint_url=endpoint, config=Config(retries={"max_attempts": 1})
+        )
+
+    servers = [start_moto_server()]
+    names: list[str] = []
+    backend = AwsBatchBackend(
+        str(tmp_path / "state"), poll_interval=0.25, client_factory=no_retries
+    )
+    events = EventRecorder()
+    try:
+        with fake_credentials():
+            create_batch_queue(servers[0])
+            napper = job(servers[0], work, "napper", "sleep 60", job_id="k-napper")
+            backend.hand_over(napper, events)
+            assert events.wait(lambda: "RUNNING" in events.statuses("k-napper"), 60)
+            names = job_container_names(servers[0])
+            stop_moto_server(servers[0])
+
+            assert events.wait(lambda: bool(events.problems()), 15), events.events
+            env, said = events.problems()[0]
+            assert env == "cloud"
+            assert said and said.startswith(
+                f"DescribeJobs: cannot reach AWS Batch at {servers[0].url}"
+            ), said
+            assert "last known state" in said
+            assert events.final("k-napper") is None  # not failed for want of an answer
+
+            port = int(servers[0].url.rsplit(":", 1)[1])
+            servers.append(start_moto_server(port=port))
+            assert events.wait(lambda: events.problems()[-1] == ("cloud", None), 15)
+            assert len(events.problems()) == 2  # one report each way, not one per poll
+            assert events.wait_final("k-napper", timeout=30)
+        final = events.final("k-napper")
+        assert final.status == "FAILED" and "no longer knows job" in final.reason, final
+    finally:
+        backend.close()
+        for server in servers:
+            stop_moto_server(server)
+        remove_job_containers(names)

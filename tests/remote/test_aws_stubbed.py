@@ -458,3 +458,100 @@ def test_unreachable_endpoint_and_missing_credentials(tmp_path: Path) -> None:
         backend.close()
     reason = events.failure("k-anonymous") or ""
     assert "no AWS credentials found" in reason and "AWS_PROFILE" in reason, reason
+
+
+def test_service_not_answering_is_reported_and_no_log_line_is_lost(tmp_path: Path) -> None:
+    """DescribeJobs fails, then CloudWatch fails halfway through a finished job's log: each
+    problem is reported for the compute environment, the job's end waits until its whole log
+    is read, no line comes twice, and the problem is cleared once AWS answers again."""
+    stubs = Stubs()
+    d = definition()
+    stubs.batch_stub.add_response(
+        "describe_job_definitions",
+        {"jobDefinitions": []},
+        {"jobDefinitionName": "clean", "status": "ACTIVE"},
+    )
+    stubs.batch_stub.add_response(
+        "register_job_definition",
+        {"jobDefinitionName": "clean", "jobDefinitionArn": ARN, "revision": 7},
+        d.to_aws(),
+    )
+    stubs.batch_stub.add_response(
+        "submit_job",
+        {"jobName": "clean", "jobId": "aws-9", "jobArn": "arn:job/aws-9"},
+        {
+            "jobName": "clean",
+            "jobQueue": "kadam-queue",
+            "jobDefinition": ARN,
+            "tags": {"kadam:job-id": "k-clean", "kadam:run-id": "run1"},
+        },
+    )
+    succeeded = {
+        "jobName": "clean",
+        "jobId": "aws-9",
+        "jobQueue": "q",
+        "status": "SUCCEEDED",
+        "startedAt": 1,
+        "jobDefinition": ARN,
+        "attempts": [
+            {
+                "container": {"exitCode": 0, "logStreamName": "s-a1", "taskArn": "t1"},
+                "startedAt": 1,
+                "stoppedAt": 2,
+            }
+        ],
+        "container": {"exitCode": 0, "logStreamName": "s-a1", "taskArn": "t1"},
+    }
+    # round 1: AWS Batch does not answer
+    stubs.batch_stub.add_client_error(
+        "describe_jobs", "ServiceUnavailableException", "try later", 503, {"jobs": ["aws-9"]}
+    )
+    # round 2: the job is done; CloudWatch gives one page, then fails
+    stubs.batch_stub.add_response("describe_jobs", {"jobs": [succeeded]}, {"jobs": ["aws-9"]})
+    stubs.log_page("s-a1", None, ["one", "two"], "f/1")
+    stubs.logs_stub.add_client_error(
+        "get_log_events",
+        "ThrottlingException",
+        "Rate exceeded",
+        400,
+        {
+            "logGroupName": LOG_GROUP,
+            "logStreamName": "s-a1",
+            "startFromHead": True,
+            "nextToken": "f/1",
+        },
+    )
+    # round 3: all answer; the log is read on from where it stopped
+    stubs.batch_stub.add_response("describe_jobs", {"jobs": [succeeded]}, {"jobs": ["aws-9"]})
+    stubs.log_page("s-a1", "f/1", ["three"], "f/2")
+    stubs.log_page("s-a1", "f/2", [], "f/2")
+
+    events = EventRecorder()
+    backend = AwsBatchBackend(str(tmp_path), poll_interval=None, client_factory=stubs.factory)
+    job = remote_job(d, depends_on=(), array_size=None, parameters={})
+    try:
+        backend.hand_over(job, events)
+        assert events.wait(lambda: ("handed_over", "k-clean", "aws-9") in events.events, 10)
+        assert not backend.poll_once()
+        problems = events.problems()
+        assert len(problems) == 1 and problems[0][0] == "cloud"
+        said = problems[0][1] or ""
+        assert said.startswith("DescribeJobs: AWS Batch refused it (ServiceUnavailableException")
+        assert "asks again" in said and "last known state" in said
+        assert events.observations("k-clean") == []
+
+        assert not backend.poll_once()
+        assert events.lines("k-clean") == ["one", "two"]
+        assert events.final("k-clean") is None  # not SUCCEEDED before its whole log is read
+        said = events.problems()[-1][1] or ""
+        assert said.startswith("GetLogEvents: CloudWatch Logs refused it (Throttling"), said
+
+        assert backend.poll_once()
+    finally:
+        backend.close()
+    stubs.done()
+    assert events.lines("k-clean") == ["one", "two", "three"]
+    final = events.final("k-clean")
+    assert (final.status, final.attempt, final.exit_code) == ("SUCCEEDED", 1, 0)
+    assert events.problems()[-1] == ("cloud", None)
+    assert len(events.problems()) == 3

@@ -90,12 +90,13 @@ def fake_credentials() -> Iterator[None]:
                 os.environ[k] = v
 
 
-def start_moto_server(timeout: float = 30.0) -> MotoServer:
-    """``moto_server -H 127.0.0.1 -p <free port>`` from this Python's environment, answering."""
+def start_moto_server(timeout: float = 30.0, port: int | None = None) -> MotoServer:
+    """``moto_server -H 127.0.0.1 -p <port>`` from this Python's environment, answering (on a
+    free port unless ``port`` is given: a test restarting a server it stopped gives its port)."""
     exe = Path(sys.executable).with_name("moto_server")
     if not exe.exists():
         raise RuntimeError(f"{exe} is missing: pip install 'moto[server,batch]' boto3")
-    port = _free_port()
+    port = port or _free_port()
     log_path = os.path.join(tempfile.gettempdir(), f"kadam-test-moto-{os.getpid()}-{port}.log")
     env = {**os.environ, **FAKE_CREDENTIALS, "MOTO_DOCKER_NETWORK_MODE": "none"}
     with open(log_path, "wb") as log:
@@ -213,6 +214,9 @@ class EventRecorder:
     def log(self, key: tuple[str, int], stream: str, lines: list[str], at_ns: int) -> None:
         self._add("log", key, stream, list(lines), at_ns)
 
+    def service_problem(self, compute_environment: str, problem: str | None) -> None:
+        self._add("service_problem", compute_environment, problem)
+
     # -- reading
 
     def observations(self, job_id: str) -> list[Any]:
@@ -231,6 +235,11 @@ class EventRecorder:
     def final(self, job_id: str) -> Any:
         done = [o for o in self.observations(job_id) if o.status in ("SUCCEEDED", "FAILED")]
         return done[-1] if done else None
+
+    def problems(self) -> list[tuple[str, str | None]]:
+        """(compute environment, problem or None) reports, in order."""
+        with self._cond:
+            return [(e[1], e[2]) for e in self.events if e[0] == "service_problem"]
 
     def failure(self, job_id: str) -> str | None:
         with self._cond:
