@@ -145,7 +145,13 @@ def clean_log_text(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-def _cut(text: str) -> str:
+def _cut(prefix: str, text: str) -> str:
+    """``prefix + text``, cut after MAX_LINE_CHARS characters. A long line redrawn with ``\r``
+    (a progress bar's whole history) keeps its last state first, so the cut shows that."""
+    if len(text) > MAX_LINE_CHARS and "\r" in text:
+        text = text.rstrip("\r")
+        text = text[text.rfind("\r") + 1 :]
+    text = prefix + text
     if len(text) <= MAX_LINE_CHARS:
         return text
     return f"{text[:MAX_LINE_CHARS]} … ({len(text) - MAX_LINE_CHARS:,} more characters)"
@@ -273,13 +279,13 @@ class _Pane:
         self.total += len(lines) if count is None else count
         kind = "E" if stream == STDERR else "O"
         tail = lines[-self.maxlen :] if len(lines) > self.maxlen else lines
-        self.lines.extend((kind, _cut(prefix + text)) for text in tail)
+        self.lines.extend((kind, _cut(prefix, text)) for text in tail)
         self.dirty = True
 
     def add_record(self, job_id: str, attempt: int, kind: str, text: str, prefix: str) -> None:
         self._attempt(job_id, attempt, prefix)
         if kind != "M":
-            self.lines.append((kind, _cut(prefix + text)))
+            self.lines.append((kind, _cut(prefix, text)))
         self.dirty = True
 
 

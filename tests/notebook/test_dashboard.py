@@ -258,6 +258,19 @@ def test_clean_log_text() -> None:
     assert clean_log_text("tab\there\x00\x08") == "tab\there"
 
 
+def test_a_long_progress_bar_line_shows_its_last_state() -> None:
+    """tqdm-style output: one line of many ``\r`` redraws, longer than a pane shows whole."""
+    from kadam_nb.notebook.dashboard import MAX_LINE_CHARS, _Pane
+
+    redraws = "".join(f"\rtraining {p:3d}% |{'#' * (p // 5):<20}|" for p in range(101))
+    assert len(redraws) > MAX_LINE_CHARS
+    pane = _Pane("j", "train", is_array=True, maxlen=10)
+    pane.add("j:0", 1, "stdout", [redraws, "x" * (MAX_LINE_CHARS + 5)], "[0] ")
+    shown = [clean_log_text(text) for _, text in pane.lines]
+    assert shown[0] == "[0] training 100% |" + "#" * 20 + "|"
+    assert shown[1] == "[0] " + "x" * (MAX_LINE_CHARS - 4) + " … (9 more characters)"
+
+
 def test_buttons_cancel_and_terminate(reg: Registry, sent: list[Msg]) -> None:
     reg.register("slow", command="echo started; sleep 30")
     reg.register("after", command="echo never", depends_on=["slow"])
