@@ -20,7 +20,8 @@ Two threads, started on first use:
   job and run, and (for a job whose definition differs from its registered revision only in
   what SubmitJob can override) ``containerOverrides``, ``retryStrategy`` and ``timeout``;
 * the **poller** calls ``DescribeJobs`` (100 ids a call) about every ``poll_interval`` seconds
-  while jobs are live and turns each answer into :class:`~.base.Observation` s: status,
+  while jobs are live (less often for many jobs, and while AWS does not answer: see
+  :func:`next_poll_wait`) and turns each answer into :class:`~.base.Observation` s: status,
   ``statusReason``, attempt number, exit code and container reason; array children are
   reported as ``f"{kadam_parent_id}:{index}"``. Logs come from CloudWatch Logs
   (``/aws/batch/job``, or the definition's ``awslogs-group``; the attempt's ``logStreamName``),
@@ -79,6 +80,17 @@ _DONE = ("SUCCEEDED", "FAILED")
 _DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 ids
 _LOG_PAGES_WHILE_RUNNING = 5  # pages of GetLogEvents per job per poll, so states keep moving
 _MISSING_POLLS = 5  # polls without an answer for an id before kadam says AWS forgot the job
+_CALLS_PER_SECOND = 10.0  # AWS calls a polling round may average: a big array polls less often
+_MAX_BACKOFF = 10.0  # seconds between rounds, at most, while AWS does not answer
+
+
+def next_poll_wait(interval: float, previous: float, ok: bool, calls: int) -> float:
+    """Seconds until the next polling round: ``interval``, doubled (up to 10 s) after each
+    round that ran into a problem, and long enough that one round's ``calls`` (DescribeJobs and
+    GetLogEvents) average at most 10 a second: a 10,000-child array is 100 DescribeJobs."""
+    wait = interval if ok else min(max(previous, 0.5) * 2, _MAX_BACKOFF)
+    return max(wait, calls / _CALLS_PER_SECOND)
+
 
 ClientFactory = Callable[[str, "str | None", "str | None"], Any]
 """``(service, region, endpoint_url) -> boto3 client``: a seam for tests (botocore's Stubber)."""
@@ -495,6 +507,7 @@ class AwsBatchBackend:
         # compute environment -> the problem its last polling round ran into, and whom to tell
         self._problems: dict[str, tuple[str, RemoteEvents]] = {}
         self._round_problems: dict[str, str] = {}
+        self.calls_last_round = 0  # DescribeJobs and GetLogEvents calls the last round made
 
     # -------------------------------------------------------------- clients
 
@@ -779,7 +792,7 @@ class AwsBatchBackend:
             except Exception:
                 log.exception("kadam aws-batch: polling failed")
                 ok = False
-            backoff = interval if ok else min(max(backoff, 0.5) * 2, 10.0)
+            backoff = next_poll_wait(interval, backoff, ok, self.calls_last_round)
 
     def poll_once(self) -> bool:
         """One round: DescribeJobs for every live job, then observations and logs. Returns
@@ -790,6 +803,7 @@ class AwsBatchBackend:
         for f in live:
             groups.setdefault(f.client_key, []).append(f)
         self._round_problems = {}
+        self.calls_last_round = 0
         try:
             return self._poll_groups(groups)
         finally:
@@ -806,6 +820,7 @@ class AwsBatchBackend:
                 continue
             for start in range(0, len(followers), _DESCRIBE_BATCH):
                 chunk = followers[start : start + _DESCRIBE_BATCH]
+                self.calls_last_round += 1
                 try:
                     answer = batch.describe_jobs(jobs=[f.aws_id for f in chunk])
                 except Exception as exc:
@@ -927,6 +942,7 @@ class AwsBatchBackend:
             }
             if a.token:
                 kwargs["nextToken"] = a.token
+            self.calls_last_round += 1
             try:
                 answer = self._client("logs", *key).get_log_events(**kwargs)
             except boto_errors.ClientError as exc:

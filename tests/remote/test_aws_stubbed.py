@@ -26,6 +26,7 @@ from kadam_nb.backends.aws_batch import (
     AwsBatchBackend,
     _overrides,
     explain,
+    next_poll_wait,
     observations,
     same_definition,
 )
@@ -555,3 +556,13 @@ def test_service_not_answering_is_reported_and_no_log_line_is_lost(tmp_path: Pat
     assert (final.status, final.attempt, final.exit_code) == ("SUCCEEDED", 1, 0)
     assert events.problems()[-1] == ("cloud", None)
     assert len(events.problems()) == 3
+
+
+def test_polling_slows_down_for_big_arrays_and_while_aws_does_not_answer() -> None:
+    assert next_poll_wait(0.5, 0.5, ok=True, calls=1) == 0.5
+    assert next_poll_wait(0.5, 0.5, ok=True, calls=100) == 10.0  # a 10,000-child array
+    waits = [0.5]
+    for _ in range(6):
+        waits.append(next_poll_wait(0.5, waits[-1], ok=False, calls=1))
+    assert waits == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    assert next_poll_wait(0.5, 10.0, ok=True, calls=1) == 0.5  # answers again: back at once
