@@ -29,6 +29,11 @@ cancels and terminations (after the submissions asked for before them), and abou
 a poll: ``squeue --json`` (Slurm keeps finished jobs there for ``MinJobAge``) and ``scontrol
 show job -o`` for a job that left it, then the growth of each running attempt's output files,
 reported as complete lines after the RUNNING observation and before the final one.
+When squeue fails (slurmctld down or unreachable, most often) the poll asks Slurm nothing more:
+the jobs keep their last known state (the running attempts' files are still read, as they are
+local), each compute environment whose jobs are followed gets ``service_problem`` once, saying
+what failed and what to check, and the backend asks again every :data:`RETRY_INTERVAL` seconds
+until squeue answers, which clears the problem (``service_problem(..., None)``).
 
 Retries are kadam's: when an attempt fails, :func:`~kadam_nb.core.policy.retry_decision`
 applies the definition's retry strategy; a retry is a new ``sbatch`` (attempt n+1, no
@@ -66,13 +71,23 @@ from ..core.policy import retry_decision, shell_exit_reason, substitute_paramete
 from ..core.states import Reasons
 from .base import Observation, RemoteEvents, RemoteJob
 
-__all__ = ["CONTAINER_WORK_DIR", "POLL_INTERVAL", "SlurmBackend", "job_script", "slurm_state"]
+__all__ = [
+    "CONTAINER_WORK_DIR",
+    "POLL_INTERVAL",
+    "RETRY_INTERVAL",
+    "SlurmBackend",
+    "job_script",
+    "slurm_state",
+]
 
 log = logging.getLogger("kadam_nb")
 
 CONTAINER_WORK_DIR = "/kadam/work"
 POLL_INTERVAL = 0.5
 """Seconds between two polls of Slurm while jobs are followed."""
+RETRY_INTERVAL = 5.0
+"""Seconds between a failed squeue and the next try (a controller that is down is not asked
+twice a second; a failed squeue itself often takes seconds, retrying its connection)."""
 
 _READ_SIZE = 65536
 _WAIT_GRACE = (
@@ -349,6 +364,15 @@ class _Refused(Exception):
     """sbatch said no; the message says what to fix."""
 
 
+class _NoAnswer(Exception):
+    """squeue failed; the message names it and says what Slurm said, ``fix`` what to check
+    when the message alone does not tell."""
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(message)
+        self.fix = fix
+
+
 # --------------------------------------------------------------------------- the backend
 
 
@@ -364,15 +388,19 @@ class SlurmBackend:
         *,
         stop_grace: float = 10.0,
         poll_interval: float = POLL_INTERVAL,
+        retry_interval: float = RETRY_INTERVAL,
     ) -> None:
         self.state_dir = os.path.abspath(state_dir)
         self.stop_grace = stop_grace
         self.poll_interval = poll_interval
+        self.retry_interval = retry_interval
         self._state_key = _state_dir_key(self.state_dir)
         self._inbox: queue.Queue[tuple[Callable[..., None], tuple[Any, ...]]] = queue.Queue()
         self._jobs: dict[str, _Job] = {}
         self._units: dict[str, _Unit] = {}
         self._by_slurm: dict[str, str] = {}  # Slurm job id (any attempt) -> kadam job id
+        # (compute environment, whom it was told) -> the problem told, while squeue fails
+        self._problems: dict[tuple[str, RemoteEvents], str] = {}
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="kadam-slurm", daemon=True)
         self._thread.start()
@@ -403,16 +431,18 @@ class SlurmBackend:
     def _loop(self) -> None:
         last_poll = 0.0
         while not self._closed.is_set():
-            following = any(not u.done for u in self._units.values())
-            wait = max(0.0, last_poll + self.poll_interval - time.monotonic()) if following else 5
+            # While squeue fails, wait longer, counted from the end of the failed try.
+            interval = self.retry_interval if self._problems else self.poll_interval
+            following = bool(self._problems) or any(not u.done for u in self._units.values())
+            wait = max(0.0, last_poll + interval - time.monotonic()) if following else 5
             try:
                 fn, args = self._inbox.get(timeout=wait)
             except queue.Empty:
                 pass
             else:
                 self._guarded(fn, *args)
-                # Take what else is waiting, but poll at least every poll interval.
-                while time.monotonic() - last_poll < self.poll_interval or not following:
+                # Take what else is waiting, but poll at least every interval.
+                while time.monotonic() - last_poll < interval or not following:
                     try:
                         fn, args = self._inbox.get_nowait()
                     except queue.Empty:
@@ -422,9 +452,11 @@ class SlurmBackend:
                     self._guarded(fn, *args)
             if self._closed.is_set():
                 return
-            if time.monotonic() - last_poll >= self.poll_interval:
+            if time.monotonic() - last_poll >= interval:
                 last_poll = time.monotonic()
                 self._guarded(self._poll)
+                if self._problems:
+                    last_poll = time.monotonic()
 
     @staticmethod
     def _guarded(fn: Callable[..., None], *args: Any) -> None:
@@ -449,10 +481,7 @@ class SlurmBackend:
         try:
             done = self._run(["sbatch", "--parsable", *argv])
         except FileNotFoundError as exc:
-            raise _Refused(
-                "sbatch not found: install Slurm's client commands (Debian: apt-get install "
-                "slurm-client) and make them reach the cluster (SLURM_CONF)"
-            ) from exc
+            raise _Refused(f"sbatch not found: {_FIX_CLIENT}") from exc
         except subprocess.TimeoutExpired as exc:
             raise _Refused(f"sbatch did not answer within {_COMMAND_TIMEOUT:g} s") from exc
         if done.returncode != 0:
@@ -632,9 +661,18 @@ class SlurmBackend:
 
     def _poll(self) -> None:
         units = [u for u in self._units.values() if not u.done]
-        if not units:
+        if not units and not self._problems:
             return
-        records = self._squeue()
+        try:
+            records = self._squeue()
+        except _NoAnswer as exc:
+            # Asking scontrol about each job would only wait on the same controller again.
+            self._report_problem(units, _problem(exc, self.retry_interval))
+            for unit in units:
+                if unit.running:
+                    self._tail(unit)  # the attempt's files are local: its lines still come
+            return
+        self._report_problem(units, None)
         for unit in units:
             if unit.done:  # ended by a cascade earlier in this loop
                 continue
@@ -646,14 +684,37 @@ class SlurmBackend:
                 record = self._scontrol(unit.handle)
             self._follow(unit, record)
 
-    def _squeue(self) -> dict[str, dict[str, Any]]:
-        """Slurm's jobs by id ("12", or "12_3" for a started array task; "12_*" for the tasks
-        of array 12 still pending, with their indexes under ``_pending_array``)."""
+    def _report_problem(self, units: list[_Unit], problem: str | None) -> None:
+        """Tell each compute environment whose ``units`` are followed that squeue fails
+        (``problem``; once, and again only when it changes), or with None, each one told so
+        before that Slurm answers again."""
+        if problem is None:
+            for env, events in list(self._problems):
+                events.service_problem(env, None)
+            self._problems.clear()
+            return
+        for key in dict.fromkeys((u.job.remote.compute_environment, u.job.events) for u in units):
+            if self._problems.get(key) != problem:
+                self._problems[key] = problem
+                key[1].service_problem(key[0], problem)
+
+    def _squeue_json(self) -> dict[str, Any]:
+        """What ``squeue --json`` printed; :class:`_NoAnswer` saying why when it failed."""
         try:
             done = self._run(["squeue", "--json"])
-            data = json.loads(done.stdout) if done.returncode == 0 else {}
-        except (subprocess.TimeoutExpired, OSError, ValueError):
-            return {}
+        except FileNotFoundError as exc:
+            raise _NoAnswer("squeue not found", _FIX_CLIENT) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise _NoAnswer(f"squeue did not answer within {_COMMAND_TIMEOUT:g} s") from exc
+        except OSError as exc:
+            raise _NoAnswer(f"squeue could not run: {exc}") from exc
+        return _squeue_data(done.returncode, done.stdout, done.stderr)
+
+    def _squeue(self) -> dict[str, dict[str, Any]]:
+        """Slurm's jobs by id ("12", or "12_3" for a started array task; "12_*" for the tasks
+        of array 12 still pending, with their indexes under ``_pending_array``);
+        :class:`_NoAnswer` when squeue failed."""
+        data = self._squeue_json()
         out: dict[str, dict[str, Any]] = {}
         for rec in data.get("jobs", []):
             state = rec.get("job_state", "")
@@ -943,7 +1004,10 @@ class SlurmBackend:
         lines written while no session followed stay only in those files; when the scheduler
         gives per-stream line counts (``lines_seen``), exactly the stored lines are skipped.
         """
-        records = self._squeue_commands()
+        try:
+            records = self._squeue_commands()
+        except _NoAnswer:
+            records = {}  # the polls report the problem and keep asking
         for job in jobs:
             if not job.remote_id:
                 continue
@@ -969,11 +1033,7 @@ class SlurmBackend:
 
     def _squeue_commands(self) -> dict[str, int]:
         """Slurm job id -> attempt number, from the names of kadam's job scripts."""
-        try:
-            done = self._run(["squeue", "--json"])
-            data = json.loads(done.stdout) if done.returncode == 0 else {}
-        except (subprocess.TimeoutExpired, OSError, ValueError):
-            return {}
+        data = self._squeue_json()
         out = {}
         for rec in data.get("jobs", []):
             match = re.search(r"\.(\d+)\.sh$", str(rec.get("command", "")))
@@ -1012,17 +1072,80 @@ def _task_indexes(spec: str) -> set[int]:
     return out
 
 
-def _hint(said: str) -> str:
-    """What to fix, for the sbatch errors people meet first."""
+_FIX_CONTROLLER = (
+    "check with `scontrol ping` that slurmctld runs, and that SLURM_CONF points at its slurm.conf"
+)
+_FIX_CLIENT = (
+    "install Slurm's client commands (Debian: apt-get install slurm-client) and make them reach "
+    "the cluster (SLURM_CONF)"
+)
+
+
+def _squeue_data(returncode: int, stdout: str, stderr: str) -> dict[str, Any]:
+    """``squeue --json``'s answer; :class:`_NoAnswer` naming squeue and what Slurm said when
+    it failed. Slurm 22.05 exits 0 when it cannot reach the controller, with an empty job
+    list and an ``errors`` entry: that is a failure too, not "no jobs"."""
+    if returncode != 0:
+        said = " ".join(stderr.split()) or f"exit code {returncode}"
+        raise _NoAnswer(f"squeue failed: {said}")
+    try:
+        data = json.loads(stdout)
+    except ValueError:
+        said = " ".join((stderr or stdout).split())[:200] or "nothing"
+        raise _NoAnswer(f"squeue --json printed no JSON kadam can read: {said}") from None
+    if not isinstance(data, dict):
+        raise _NoAnswer("squeue --json printed no JSON kadam can read: not an object")
+    errors = [e for e in data.get("errors") or [] if isinstance(e, dict)]
+    if errors:
+        said = "; ".join(_slurm_error(e) for e in errors)
+        stderr = " ".join(stderr.split())
+        raise _NoAnswer(f"squeue failed: {said}" + (f" ({stderr})" if stderr else ""))
+    return data
+
+
+def _problem(exc: _NoAnswer, retry_interval: float) -> str:
+    """The compute environment's status reason while squeue fails: what failed, what to check,
+    and what kadam does meanwhile."""
+    said = str(exc)
+    fix = exc.fix or _fix(said) or _FIX_CONTROLLER
+    return (
+        f"{said}; {fix} (kadam keeps its jobs' last known state and asks again every "
+        f"{retry_interval:g} s)"
+    )
+
+
+def _slurm_error(error: Mapping[str, Any]) -> str:
+    """One entry of Slurm's JSON ``errors``: "slurm_load_jobs: Failed while looking for jobs
+    (Unspecified error)"."""
+    text = str(error.get("description") or error.get("error") or "an error")
+    if error.get("source"):
+        text = f"{error['source']}: {text}"
+    if error.get("error") and error.get("description"):
+        text += f" ({error['error']})"
+    return text
+
+
+def _fix(said: str) -> str:
+    """What to fix, for the Slurm errors people meet first ("" when kadam cannot tell)."""
     lowered = said.lower()
     if "invalid partition" in lowered:
-        return " (set the compute environment's partition to one `sinfo` lists)"
+        return "set the compute environment's partition to one `sinfo` lists"
     if "invalid account" in lowered:
-        return " (set the compute environment's account to one you may use, or none)"
+        return "set the compute environment's account to one you may use, or none"
     if "memory specification" in lowered or "node configuration" in lowered:
-        return " (lower the definition's vCPUs or memory, or use a partition with larger nodes)"
+        return "lower the definition's vCPUs or memory, or use a partition with larger nodes"
     if "invalid generic resource" in lowered:
-        return " (this cluster has no GPUs configured as gres; set gpus to 0)"
+        return "this cluster has no GPUs configured as gres; set gpus to 0"
     if "unable to contact" in lowered or "connection refused" in lowered:
-        return " (is slurmctld running, and does SLURM_CONF point at its slurm.conf?)"
+        return _FIX_CONTROLLER
+    if "did not answer" in lowered or "timed out" in lowered:
+        return "slurmctld is stopped or overloaded; `scontrol ping` tells"
+    if "munge" in lowered or "authentication" in lowered:
+        return "check that munged runs here with the cluster's key"
     return ""
+
+
+def _hint(said: str) -> str:
+    """What to fix, for the sbatch errors people meet first, as a parenthesis."""
+    fix = _fix(said)
+    return f" ({fix})" if fix else ""

@@ -16,6 +16,7 @@ import pytest
 
 from kadam_nb import Registry
 from kadam_nb.core.states import Reasons
+from kadam_nb.core.views import ServiceProblem
 from tests.support.docker_engine import TEST_IMAGE
 from tests.support.slurm_cluster import PARTITION
 
@@ -237,3 +238,38 @@ def test_a_container_killed_for_memory_fails_with_aws_reason(
     assert hog.status_reason.startswith(Reasons.OOM) and "16 MiB" in hog.status_reason
     # the script removed the container once it had read OOMKilled
     assert _until(lambda: _containers(f"kadam.job-id={hog.id}") == [], 15)
+
+
+def test_an_unreachable_controller_is_reported_and_its_jobs_carry_on(
+    hpc: Registry, slurm_cluster: Any, docker_engine: Any
+) -> None:
+    problems: list[ServiceProblem] = []
+    hpc.subscribe(lambda e: problems.append(e) if isinstance(e, ServiceProblem) else None)
+    hpc.register("steady", image=TEST_IMAGE, memory=128, command="echo before; sleep 2; echo after")
+    hpc.run(queue="hpc")
+    job = hpc.job("steady")
+    assert _until(lambda: "before" in job.logs(), 30), _table(hpc)
+
+    def reason() -> str:
+        return hpc.compute_environments["hpc"].status_reason
+
+    started = time.monotonic()
+    with slurm_cluster.controller_stopped():
+        # squeue retries its connection for about 10 s before it gives up
+        assert _until(lambda: "squeue" in reason(), 40), (reason(), _table(hpc))
+        noticed = time.monotonic() - started
+        said = reason()
+        assert "squeue failed:" in said and "slurmctld" in said and "SLURM_CONF" in said, said
+        assert str(job.status) == "RUNNING", job.status_reason  # not failed for Slurm's silence
+        # the job ends meanwhile; its lines still come, since its files are local
+        assert _until(lambda: "after" in job.logs(), 20), job.logs()
+        assert str(job.status) == "RUNNING", job.status_reason
+    assert job.wait(30), _table(hpc)
+    took = time.monotonic() - started
+    assert str(job.status) == "SUCCEEDED", job.status_reason
+    assert reason() == ""
+    assert job.logs().split() == ["before", "after"], job.logs()
+    assert "FAILED" not in [str(t.dst) for t in hpc.store.transitions(job.id)]
+    assert _until(lambda: len(problems) >= 2, 10), problems
+    assert [(p.compute_environment, p.problem) for p in problems] == [("hpc", said), ("hpc", None)]
+    print(f"controller down noticed after {noticed:.1f} s, job done {took:.1f} s after the stop")

@@ -9,11 +9,13 @@ process environment while the cluster runs.
 
 Missing packages are installed with ``apt-get`` when running as root (as in
 ``scripts/system-deps.sh``). Each daemon runs in the foreground in its own session, so that
-:meth:`SlurmCluster.stop` stops exactly the processes this module started.
+:meth:`SlurmCluster.stop` stops exactly the processes this module started;
+:meth:`SlurmCluster.controller_stopped` stops slurmctld alone for a while and starts it again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -21,6 +23,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,12 +87,27 @@ class SlurmCluster:
         try:
             self._start_munge()
             self._write_conf()
-            self._spawn("slurmctld", ["slurmctld", "-D", "-f", str(self.conf)])
+            self._spawn_controller()
             self._spawn("slurmd", ["slurmd", "-D", "-N", _NODE, "-f", str(self.conf)])
             self._wait_ready(timeout)
         except BaseException:
             self.stop()
             raise
+
+    def _spawn_controller(self) -> None:
+        self._spawn("slurmctld", ["slurmctld", "-D", "-f", str(self.conf)])
+
+    @contextlib.contextmanager
+    def controller_stopped(self, timeout: float = 60.0) -> Iterator[None]:
+        """slurmctld stopped for the block (SIGTERM by PID: it saves its state and exits), then
+        started again from that state and waited for, so the jobs it knew and the rest of the
+        session's tests carry on. slurmd and munged keep running: jobs on the node go on."""
+        self._stop_one("slurmctld")
+        try:
+            yield
+        finally:
+            self._spawn_controller()
+            self._wait_ready(timeout)
 
     def _start_munge(self) -> None:
         mdir = self.root / "munge"
@@ -214,15 +232,20 @@ class SlurmCluster:
     def stop(self) -> None:
         """Stop the daemons this cluster started (by PID; slurmd first), then remove the folder."""
         for name in ("slurmd", "slurmctld", "munged"):
-            proc = self._procs.pop(name, None)
-            if proc is None:
-                continue
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
+            self._stop_one(name)
         self.pids.clear()
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def _stop_one(self, name: str) -> None:
+        """SIGTERM the daemon this cluster started as ``name`` (SIGKILL after 10 s), by PID."""
+        proc = self._procs.pop(name, None)
+        self.pids.pop(name, None)
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
