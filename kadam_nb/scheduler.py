@@ -279,7 +279,7 @@ class Scheduler:
     def _step(self, batch: list[Any]) -> None:
         outgoing: list[Event] = []
         effects: list[Effects] = []
-        fresh: list[dict[str, JobView]] = []  # the snapshots taken with each Effects
+        fresh: dict[str, JobView | JobRecord] = {}  # changed jobs: their snapshots, to publish
         calls: list[tuple[_Call, Any, BaseException | None]] = []
         now = self.clock()
         for item in batch:
@@ -305,8 +305,9 @@ class Scheduler:
             for call, _, _ in calls:
                 call.future.set_exception(exc)
             raise
-        for views in fresh:
-            self._views.update(views)
+        views = self._views
+        for job_id, view in fresh.items():
+            views[job_id] = view if isinstance(view, JobView) else JobView.of(view)
         self._notify(outgoing)
         with self._changed:  # waiters wake after observers have seen every change
             self._changed.notify_all()
@@ -320,7 +321,7 @@ class Scheduler:
                 self._do(step)
 
     def _collect(
-        self, effects: list[Effects], outgoing: list[Event], fresh: list[dict[str, JobView]]
+        self, effects: list[Effects], outgoing: list[Event], fresh: dict[str, JobView | JobRecord]
     ) -> None:
         e = self.engine.take_effects()
         if not e:
@@ -333,10 +334,16 @@ class Scheduler:
                 attempt.log_path = self.store.log_file(job.run_id, job.id, attempt.number)
             if isinstance(action, FollowAttempt):  # its lines may come in this same step
                 self._open_log(action.attempt)
+        if not self._observers:
+            # Nobody hears of the changes: one snapshot per job, of its state at the step's end
+            # (a job often changes two or three times in a step: started, exited, placed).
+            for job in e.jobs:
+                fresh[job.id] = job
+            return
         # One snapshot per changed job, shared by its StateChanged events and the published view
         # (a job changed again later in the step appears in a later Effects, with a newer one).
         views = {job.id: JobView.of(job) for job in e.jobs}
-        fresh.append(views)
+        fresh.update(views)
         jobs = self.engine.jobs
         for t in e.transitions:
             view = views.get(t.job_id) or JobView.of(jobs[t.job_id])

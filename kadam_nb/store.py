@@ -112,6 +112,7 @@ class Store:
         self.runs_dir.mkdir(exist_ok=True)
         self._lock = threading.RLock()
         self._written_jobs: set[str] = set()  # jobs whose whole row this Store has written
+        self._written_attempts: set[tuple[str, int]] = set()  # attempts, likewise
         self._log_dirs: dict[str, str] = {}  # run id -> its logs folder
         self._conn = sqlite3.connect(
             self.root / "kadam.db", check_same_thread=False, isolation_level=None, timeout=10.0
@@ -267,10 +268,12 @@ class Store:
         """Record changed jobs and attempts and new transitions in one transaction."""
         # A job's row is written whole once; afterwards only its changing columns are updated
         # (no JSON encoding, and SQLite rewrites one index rather than deleting and inserting).
+        # Attempts likewise. A record changed several times in a step comes once per change (the
+        # same object each time): it is written once, as it is now.
         job_rows: list[tuple[Any, ...]] = []
         job_updates: list[tuple[Any, ...]] = []
         written = self._written_jobs
-        for j in jobs:
+        for j in {j.id: j for j in jobs}.values():
             if j.id in written:
                 job_updates.append(
                     (
@@ -286,12 +289,33 @@ class Store:
                 )
             else:
                 job_rows.append(_job_row(j))
-        attempt_rows = [_attempt_row(a) for a in attempts]
+        attempt_rows: list[tuple[Any, ...]] = []
+        attempt_updates: list[tuple[Any, ...]] = []
+        written_attempts = self._written_attempts
+        for a in {(a.job_id, a.number): a for a in attempts}.values():
+            if (a.job_id, a.number) in written_attempts:
+                attempt_updates.append(
+                    (
+                        a.started_at,
+                        a.stopped_at,
+                        a.exit_code,
+                        a.reason,
+                        a.status_reason,
+                        a.handle,
+                        a.log_path,
+                        a.stop_cause,
+                        a.stop_message,
+                        a.job_id,
+                        a.number,
+                    )
+                )
+            else:
+                attempt_rows.append(_attempt_row(a))
         transition_rows = [
             (t.job_id, t.at, t.src.value if t.src else None, t.dst.value, t.reason)
             for t in transitions
         ]
-        if not (job_rows or job_updates or attempt_rows or transition_rows):
+        if not (job_rows or job_updates or attempt_rows or attempt_updates or transition_rows):
             return
         with self._transaction() as cur:
             if job_rows:
@@ -309,12 +333,20 @@ class Store:
                     f"INSERT OR REPLACE INTO attempts ({_ATTEMPT_COLUMNS}) VALUES ({_marks(14)})",
                     attempt_rows,
                 )
+            if attempt_updates:
+                cur.executemany(
+                    "UPDATE attempts SET started_at = ?, stopped_at = ?, exit_code = ?, "
+                    "reason = ?, status_reason = ?, handle = ?, log_path = ?, stop_cause = ?, "
+                    "stop_message = ? WHERE job_id = ? AND number = ?",
+                    attempt_updates,
+                )
             if transition_rows:
                 cur.executemany(
                     "INSERT INTO transitions (job_id, at, src, dst, reason) VALUES (?, ?, ?, ?, ?)",
                     transition_rows,
                 )
         written.update(row[0] for row in job_rows)
+        written_attempts.update((row[0], row[1]) for row in attempt_rows)
 
     # ------------------------------------------------------------------ jobs (readers)
 

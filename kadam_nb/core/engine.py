@@ -77,6 +77,7 @@ class BatchEngine(ServiceJobs):
         self._deadlines: list[tuple[float, str, int]] = []
         self._seq = itertools.count()
         self._effects = Effects()
+        self._explain = False  # decide_one is running: note each change as a sentence
         self._dirty_jobs: dict[str, JobRecord] = {}
         self._dirty_attempts: dict[tuple[str, int], AttemptRecord] = {}
         self._active = 0  # attempts STARTING or RUNNING
@@ -399,8 +400,12 @@ class BatchEngine(ServiceJobs):
         """Take exactly one decision (step mode) and say in one sentence what it did and why;
         None when there is nothing to decide."""
         mark = len(self._effects.decisions)
-        if not self.decide(now, limit=1):
-            return None
+        self._explain = True
+        try:
+            if not self.decide(now, limit=1):
+                return None
+        finally:
+            self._explain = False
         said = self._effects.decisions[mark:]
         if not said:
             return None
@@ -555,8 +560,9 @@ class BatchEngine(ServiceJobs):
         self._dirty_jobs[job.id] = job
         transition = Transition(job.id, now, src, dst, reason)
         self._effects.transitions.append(transition)
-        arrow = f"{src} → {dst}" if src else f"{dst}"
-        self._effects.decisions.append(f"{job.display_name} moved {arrow}: {reason}")
+        if self._explain:  # only decide_one reads them: no sentence per change otherwise
+            arrow = f"{src} → {dst}" if src else f"{dst}"
+            self._effects.decisions.append(f"{job.display_name} moved {arrow}: {reason}")
 
     def _finish(self, job: JobRecord, dst: JobStatus, reason: str, now: float) -> None:
         """Move a job to SUCCEEDED or FAILED and let everything that waited on it know."""
