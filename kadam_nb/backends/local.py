@@ -22,7 +22,8 @@ How an attempt runs
     an idle one ends after :data:`IDLE_THREAD_SECONDS`) starts the process in a new session (so
     it leads its own process group), reports ``started`` with its pid, then reads both pipes
     with ``selectors`` in 64 KiB chunks, reporting complete lines per chunk, and watches the
-    process itself through a pidfd (Linux >= 5.3; elsewhere it polls every 0.1 s).
+    process itself through a pidfd (Linux >= 5.3; elsewhere it polls every 0.1 s). A worker
+    keeps its selector and wake descriptor from one attempt to the next.
 
     When the main process exits, what is left of its process group is killed (SIGKILL), as a
     container's processes die with its main process. A grandchild that left the group
@@ -169,6 +170,48 @@ def _cannot_start_reason(exc: Exception, argv0: str, env: dict[str, str], cwd: s
     return f"{_PREFIX}invalid command or environment: {exc}"
 
 
+class _Worker:
+    """What a worker thread keeps from one attempt to the next: its selector, with the wake
+    descriptor (an eventfd where Linux has it, else a pipe) registered once. Making them anew for
+    every attempt cost an epoll instance, an eventfd and their registrations per job."""
+
+    def __init__(self) -> None:
+        if _eventfd is not None:
+            self.wake_r = self.wake_w = _eventfd(0, _EVENTFD_FLAGS)
+        else:
+            self.wake_r, self.wake_w = os.pipe()
+            os.set_blocking(self.wake_r, False)
+            os.set_blocking(self.wake_w, False)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.wake_r, selectors.EVENT_READ, _WAKE)
+
+    def clear(self) -> None:
+        """Forget the last attempt: its descriptors, and a wake it left unread."""
+        for key in list(self.selector.get_map().values()):
+            if key.data != _WAKE:
+                self.selector.unregister(key.fd)
+        with contextlib.suppress(BlockingIOError):
+            os.read(self.wake_r, 4096 if _eventfd is None else 8)
+
+    def close(self) -> None:
+        self.selector.close()
+        for fd in {self.wake_r, self.wake_w}:  # one fd when it is an eventfd
+            os.close(fd)
+
+
+def _devnull() -> int:
+    """One descriptor of /dev/null for every process's stdin (Popen would open one each time)."""
+    global _DEVNULL
+    with _DEVNULL_LOCK:
+        if _DEVNULL < 0:
+            _DEVNULL = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        return _DEVNULL
+
+
+_DEVNULL = -1
+_DEVNULL_LOCK = threading.Lock()
+
+
 class _Attempt:
     """One running attempt: its process, its thread, and the stop requests aimed at it.
 
@@ -195,7 +238,7 @@ class _Attempt:
         self.pending_grace: float | None = None  # a stop asked for before the process existed
         self.kill_at: float | None = None  # time.monotonic() at which to SIGKILL the group
         self.reported = False  # failed_to_start or exited was reported
-        self.wake_r = self.wake_w = -1  # made by the attempt's own thread (see _open_wake)
+        self.wake_w = -1  # its worker's wake descriptor, while it runs (see run)
         self.done = threading.Event()  # run() returned
         self.name = f"kadam-local-{spec.job_id}-{spec.attempt}"
 
@@ -227,40 +270,25 @@ class _Attempt:
                     os.write(self.wake_w, _WAKE_BYTES)
 
     def close_fds(self) -> None:
+        """Signal nothing more, and stop writing to the worker's wake descriptor."""
         with self.lock:
             self.finished = True
-            for fd in {self.wake_r, self.wake_w}:  # one fd when it is an eventfd
-                if fd >= 0:
-                    os.close(fd)
-            self.wake_r = self.wake_w = -1
-
-    def _open_wake(self) -> None:
-        """The descriptor a stop request writes to, to wake this attempt's select: an eventfd
-        (one descriptor, no blocking-mode calls) where Linux has it, else a pipe."""
-        if _eventfd is not None:
-            fd = _eventfd(0, _EVENTFD_FLAGS)
-            with self.lock:
-                self.wake_r = self.wake_w = fd
-            return
-        r, w = os.pipe()
-        os.set_blocking(r, False)
-        os.set_blocking(w, False)
-        with self.lock:
-            self.wake_r, self.wake_w = r, w
+            self.wake_w = -1
 
     # -- the attempt's own thread -------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self, worker: _Worker) -> None:
         """Run the attempt to its end, on the calling (worker) thread."""
         proc: subprocess.Popen[bytes] | None = None
         threading.current_thread().name = self.name
         try:
-            self._open_wake()
+            with self.lock:
+                self.wake_w = worker.wake_w
             proc = self._spawn()
             if proc is None:
                 return
             self.events.started(self.key, str(proc.pid))
-            code, reason = self._follow(proc)
+            code, reason = self._follow(proc, worker)
             self.reported = True
             self.events.exited(self.key, code, reason)
         except Exception as exc:
@@ -301,7 +329,7 @@ class _Attempt:
                 argv,
                 cwd=work_dir,
                 env=env,
-                stdin=subprocess.DEVNULL,
+                stdin=_devnull(),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
@@ -317,7 +345,7 @@ class _Attempt:
                 self._signal_locked(self.pending_grace)
         return proc
 
-    def _follow(self, proc: subprocess.Popen[bytes]) -> tuple[int, str | None]:
+    def _follow(self, proc: subprocess.Popen[bytes], worker: _Worker) -> tuple[int, str | None]:
         """Report the process's output until it ends; its exit code and reason."""
         assert proc.stdout is not None and proc.stderr is not None
         key, events = self.key, self.events
@@ -325,55 +353,55 @@ class _Attempt:
         splitters = {STDOUT: LineSplitter(), STDERR: LineSplitter()}
         pidfd = _pidfd_open(proc.pid)
         drain_until: float | None = None  # set once the main process has exited
-        with selectors.DefaultSelector() as sel:
-            try:
-                for stream, pipe in pipes.items():
-                    sel.register(pipe.fileno(), selectors.EVENT_READ, stream)
-                sel.register(self.wake_r, selectors.EVENT_READ, _WAKE)
-                if pidfd is not None:
-                    sel.register(pidfd, selectors.EVENT_READ, _EXIT)
-                while True:
-                    now = time.monotonic()
-                    if drain_until is not None and (not pipes or now >= drain_until):
-                        break
-                    exit_seen = False
-                    for skey, _ in sel.select(self._timeout(now, drain_until, pidfd is None)):
-                        what = skey.data
-                        if what == _WAKE:
-                            with contextlib.suppress(BlockingIOError):
-                                os.read(self.wake_r, 4096 if _eventfd is None else 8)
-                        elif what == _EXIT:
+        sel = worker.selector
+        try:
+            for stream, pipe in pipes.items():
+                sel.register(pipe.fileno(), selectors.EVENT_READ, stream)
+            if pidfd is not None:
+                sel.register(pidfd, selectors.EVENT_READ, _EXIT)
+            while True:
+                now = time.monotonic()
+                if drain_until is not None and (not pipes or now >= drain_until):
+                    break
+                exit_seen = False
+                for skey, _ in sel.select(self._timeout(now, drain_until, pidfd is None)):
+                    what = skey.data
+                    if what == _WAKE:
+                        with contextlib.suppress(BlockingIOError):
+                            os.read(worker.wake_r, 4096 if _eventfd is None else 8)
+                    elif what == _EXIT:
+                        sel.unregister(skey.fd)
+                        exit_seen = True
+                    else:
+                        chunk = os.read(skey.fd, READ_SIZE)
+                        if chunk:
+                            lines = splitters[what].feed(chunk)
+                        else:  # EOF: every writer closed this pipe
                             sel.unregister(skey.fd)
-                            exit_seen = True
-                        else:
-                            chunk = os.read(skey.fd, READ_SIZE)
-                            if chunk:
-                                lines = splitters[what].feed(chunk)
-                            else:  # EOF: every writer closed this pipe
-                                sel.unregister(skey.fd)
-                                pipes.pop(what).close()
-                                lines = splitters[what].flush()
-                            if lines:
-                                events.log(key, what, lines, time.time_ns())
-                    if drain_until is None:
-                        if exit_seen or (pidfd is None and _has_exited(proc)):
-                            self._main_exited(proc)
-                            drain_until = time.monotonic() + self.drain_after_exit
-                        else:
-                            self._kill_if_due(proc)
-                # Something outside the process group still holds a pipe: stop reading it.
-                for stream, pipe in pipes.items():
-                    sel.unregister(pipe.fileno())
-                    pipe.close()
-                    lines = splitters[stream].flush()
-                    if lines:
-                        events.log(key, stream, lines, time.time_ns())
-                pipes.clear()
-            finally:
-                if pidfd is not None:
-                    os.close(pidfd)
-                for pipe in pipes.values():
-                    pipe.close()
+                            pipes.pop(what).close()
+                            lines = splitters[what].flush()
+                        if lines:
+                            events.log(key, what, lines, time.time_ns())
+                if drain_until is None:
+                    if exit_seen or (pidfd is None and _has_exited(proc)):
+                        self._main_exited(proc)
+                        drain_until = time.monotonic() + self.drain_after_exit
+                    else:
+                        self._kill_if_due(proc)
+            # Something outside the process group still holds a pipe: stop reading it.
+            for stream, pipe in pipes.items():
+                sel.unregister(pipe.fileno())
+                pipe.close()
+                lines = splitters[stream].flush()
+                if lines:
+                    events.log(key, stream, lines, time.time_ns())
+            pipes.clear()
+        finally:
+            worker.clear()
+            if pidfd is not None:
+                os.close(pidfd)
+            for pipe in pipes.values():
+                pipe.close()
         return exit_reason(self.spec.command, proc.wait())
 
     def _timeout(self, now: float, drain_until: float | None, polling: bool) -> float | None:
@@ -476,16 +504,32 @@ class LocalBackend:
             events.failed_to_start(key, f"{_PREFIX}the local backend has been closed")
             return
         try:
-            threading.Thread(target=self._work, args=(attempt,), daemon=True).start()
+            threading.Thread(
+                target=self._work, args=(attempt,), name=attempt.name, daemon=True
+            ).start()
         except RuntimeError as exc:  # "can't start new thread"
             self._forget(attempt)
             attempt.close_fds()
             events.failed_to_start(key, f"{_PREFIX}cannot start a thread to run it: {exc}")
 
-    def _work(self, attempt: _Attempt | None) -> None:
+    def _work(self, attempt: _Attempt) -> None:
         """A worker thread: run attempts until none comes for IDLE_THREAD_SECONDS."""
+        try:
+            worker = _Worker()
+        except OSError as exc:  # out of descriptors
+            self._forget(attempt)
+            attempt.close_fds()
+            attempt.events.failed_to_start(attempt.key, f"{_PREFIX}cannot follow it: {exc}")
+            attempt.done.set()
+            return
+        try:
+            self._serve(attempt, worker)
+        finally:
+            worker.close()
+
+    def _serve(self, attempt: _Attempt | None, worker: _Worker) -> None:
         while attempt is not None:
-            attempt.run()
+            attempt.run(worker)
             threading.current_thread().name = "kadam-local-idle"
             with self._lock:
                 if self._closed:
