@@ -63,7 +63,7 @@ import ipywidgets as widgets
 
 from ..core.aws import AWS_LOG_DRIVERS, masked_export
 from ..core.isolation import PRIVILEGED_RISK, isolation_risks
-from ..core.secrets import MASK, mask_definition
+from ..core.secrets import MASK, is_secret_name, mask_definition
 from ..core.spec import ULIMIT_NAMES, JobDefinition
 from ..errors import FieldError, KadamError, NotFound, SpecError
 from .grammar import cell_gaps, to_job_cell
@@ -236,8 +236,8 @@ class _Row:
             w.close()
 
 
-def _row_text(css: str, placeholder: str, width: str, value: str = "") -> Any:
-    w = widgets.Text(
+def _row_text(css: str, placeholder: str, width: str, value: str = "", hidden: bool = False) -> Any:
+    w = (widgets.Password if hidden else widgets.Text)(
         value=value,
         placeholder=placeholder,
         continuous_update=True,
@@ -252,11 +252,37 @@ class _PairRow(_Row):
 
     def __init__(self, rows: _Rows, key: str = "", value: str = "") -> None:
         self.kind = rows.kind
+        self.rows = rows
         prefix = {"env": "env-name", "param": "param-name", "tag": "tag-key"}[rows.kind]
         suffix = {"env": "env-value", "param": "param-value", "tag": "tag-value"}[rows.kind]
         self.key = _row_text(f"kadam-{prefix}", rows.placeholders[0], "16em", key)
-        self.value = _row_text(f"kadam-{suffix}", rows.placeholders[1], "21em", value)
+        self.value = _row_text(
+            f"kadam-{suffix}", rows.placeholders[1], "21em", value, self._hides(key)
+        )
         super().__init__(rows, [self.key, self.value])
+        if rows.kind == "env":
+            self.key.observe(lambda _change: self._hide_if_secret(), names="value")
+
+    def _hides(self, name: str) -> bool:
+        """A variable whose name looks secret (``*_KEY``, ``*TOKEN*``...) is typed as a password:
+        not shown on a screen someone else may see (the code cell masks it too)."""
+        if self.kind != "env":
+            return False
+        settings = self.rows.form.settings
+        return is_secret_name(name.strip(), settings.secret_patterns if settings else ())
+
+    def _hide_if_secret(self) -> None:
+        hidden = self._hides(self.key.value)
+        if hidden == isinstance(self.value, widgets.Password):
+            return
+        old = self.value
+        self.value = _row_text(
+            f"kadam-{self.kind}-value", old.placeholder, old.layout.width, old.value, hidden
+        )
+        self.value.observe(self.rows.form._changed, names="value")
+        self.inputs[1] = self.value
+        self.line.children = (self.key, self.value, self.remove_button)
+        old.close()
 
     def blank(self) -> bool:
         return self.key.value == "" and self.value.value == ""

@@ -584,3 +584,23 @@ def test_form_verb_and_function(ip: Any, forms: list[JobForm]) -> None:
     assert new.fields["name"].value == "brand-new" and new.env_rows.rows == []
     assert from_python.definition() == known.definition()
     assert known.registry is kadam_nb.registry()
+
+
+def test_a_secret_looking_variable_is_typed_as_a_password(reg: Registry, form: JobForm) -> None:
+    """Its value is not shown on screen; the definition still gets it, and a row renamed to a
+    plain name shows its value again."""
+    import ipywidgets as widgets
+
+    fill(form, name="signer", command="sign")
+    row = form.env_rows.add()
+    assert isinstance(row.value, widgets.Text) and not isinstance(row.value, widgets.Password)
+    row.key.value = "API_TOKEN"
+    assert isinstance(row.value, widgets.Password)
+    assert row.value in row.line.children and "kadam-env-value" in row.value._dom_classes
+    row.value.value = "s3cr3t"
+    assert form.definition().environment["API_TOKEN"] == "s3cr3t"  # what is typed still counts
+    row.key.value = "MODE"
+    assert not isinstance(row.value, widgets.Password) and row.value.value == "s3cr3t"
+    assert form.definition().environment == {"MODE": "s3cr3t"}
+    loaded = form.env_rows.add("DB_PASSWORD", "hunter2")  # as when a definition is loaded
+    assert isinstance(loaded.value, widgets.Password)
