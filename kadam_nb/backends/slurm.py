@@ -34,6 +34,13 @@ the jobs keep their last known state (the running attempts' files are still read
 local), each compute environment whose jobs are followed gets ``service_problem`` once, saying
 what failed and what to check, and the backend asks again every :data:`RETRY_INTERVAL` seconds
 until squeue answers, which clears the problem (``service_problem(..., None)``).
+What could not reach the controller is kept and done when it answers: a scancel that failed
+("Unable to contact slurm controller", a timeout) is sent again at each poll until it gets
+through (a job that ended by itself meanwhile is reported as it ended, not as stopped), and an
+sbatch that could not reach it (a hand-over, or a retry) is kept, with the ones made after it,
+and submitted in that order once squeue answers (the compute environment's problem says so
+meanwhile). sbatch refusing a job for a reason of its own, or not answering (it may have
+taken the job), still fails it.
 
 Retries are kadam's: when an attempt fails, :func:`~kadam_nb.core.policy.retry_decision`
 applies the definition's retry strategy; a retry is a new ``sbatch`` (attempt n+1, no
@@ -330,6 +337,8 @@ class _Unit:
     running: bool = False  # RUNNING was reported for this attempt
     done: bool = False
     stop: tuple[str, str] | None = None  # ("cancel" | "terminate", reason)
+    stop_sent: bool = False  # scancel reached Slurm (else it is owed, or not needed yet)
+    resubmit: bool = False  # its next attempt waits for the controller to answer sbatch
     streams: list[_Stream] = field(default_factory=list)
     skip: dict[str, int] = field(default_factory=dict)  # lines already stored, per stream
 
@@ -362,6 +371,22 @@ class _Job:
 
 class _Refused(Exception):
     """sbatch said no; the message says what to fix."""
+
+
+class _Unreachable(_Refused):
+    """sbatch could not reach the controller: the submission waits for it to answer."""
+
+
+@dataclass(eq=False)
+class _Submission:
+    """An sbatch kept until the controller answers: a job's first submission (``unit`` None),
+    or the next attempt of ``unit`` (the ended one's exit code and reason kept for its end)."""
+
+    job: _Job
+    unit: _Unit | None = None
+    exit_code: int | None = None
+    attempt_reason: str | None = None
+    said: str = ""  # what the last sbatch said ("" when kept without trying)
 
 
 class _NoAnswer(Exception):
@@ -401,6 +426,9 @@ class SlurmBackend:
         self._by_slurm: dict[str, str] = {}  # Slurm job id (any attempt) -> kadam job id
         # (compute environment, whom it was told) -> the problem told, while squeue fails
         self._problems: dict[tuple[str, RemoteEvents], str] = {}
+        self._waiting: list[_Submission] = []  # sbatches kept while the controller is away
+        self._scancels: dict[str, list[_Unit]] = {}  # Slurm id -> units it stops; owed
+        self._dropped: dict[str, str] = {}  # kadam job id -> name, of jobs never submitted
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="kadam-slurm", daemon=True)
         self._thread.start()
@@ -421,6 +449,14 @@ class SlurmBackend:
 
     def close(self) -> None:
         """Stop following; the Slurm jobs keep running (a later session adopts them)."""
+        kept = [s.job.remote.job_name for s in list(self._waiting)]
+        if kept:
+            log.warning(
+                "slurm backend closed while Slurm could not be reached: %s never reached Slurm "
+                "(a new session on this state directory hands them over again; check first "
+                "with `scontrol ping` that slurmctld answers)",
+                ", ".join(kept),
+            )
         self._closed.set()
         self._inbox.put((lambda: None, ()))
         if self._thread is not threading.current_thread():
@@ -433,7 +469,9 @@ class SlurmBackend:
         while not self._closed.is_set():
             # While squeue fails, wait longer, counted from the end of the failed try.
             interval = self.retry_interval if self._problems else self.poll_interval
-            following = bool(self._problems) or any(not u.done for u in self._units.values())
+            following = bool(self._problems or self._waiting or self._scancels) or any(
+                not u.done for u in self._units.values()
+            )
             wait = max(0.0, last_poll + interval - time.monotonic()) if following else 5
             try:
                 fn, args = self._inbox.get(timeout=wait)
@@ -486,6 +524,8 @@ class SlurmBackend:
             raise _Refused(f"sbatch did not answer within {_COMMAND_TIMEOUT:g} s") from exc
         if done.returncode != 0:
             said = " ".join(done.stderr.split()) or f"exit code {done.returncode}"
+            if _unreachable(said):
+                raise _Unreachable(f"sbatch failed: {said}")
             raise _Refused(f"sbatch refused the job: {said}{_hint(said)}")
         return done.stdout.strip().split(";")[0]
 
@@ -537,7 +577,6 @@ class SlurmBackend:
         return args
 
     def _hand_over(self, job: RemoteJob, events: RemoteEvents) -> None:
-        Path(job.work_dir).mkdir(parents=True, exist_ok=True)
         entry = _Job(remote=job, events=events)
         size = job.array_size
         entry.units = (
@@ -546,33 +585,102 @@ class SlurmBackend:
             else [_Unit(f"{job.job_id}:{i}", entry, i) for i in range(size)]
         )
         try:
+            Path(job.work_dir).mkdir(parents=True, exist_ok=True)
             problem = self._check(job)
             if problem:
                 raise _Refused(problem)
+        except (_Refused, OSError) as exc:
+            self._drop(entry, str(exc))
+            return
+        submission = _Submission(entry)
+        if self._waiting or self._problems:
+            self._keep(submission)  # the controller is away: keep the order of hand-overs
+        elif not self._submit(submission):
+            self._keep(submission)
+
+    def _submit(self, sub: _Submission) -> bool:
+        """sbatch a kept or new submission; False when the controller could not be reached
+        (``sub.said`` says how), True when it was submitted or failed for good (reported)."""
+        if sub.unit is not None:
+            return self._resubmit(sub)
+        entry = sub.job
+        job = entry.remote
+        dropped = next((d for d in job.depends_on if d.job_id in self._dropped), None)
+        if dropped is not None:  # never submitted (refused, or stopped while kept)
+            name = self._dropped[dropped.job_id]
+            self._drop(entry, Reasons.dependency_failed(name, dropped.job_id))
+            return True
+        try:
             dependency, kill = self._dependency(job)
             if isinstance(dependency, _Unit):  # a dependency already failed for good
                 failed = dependency
-                events.hand_over_failed(
-                    job.job_id, Reasons.dependency_failed(failed.display, failed.id)
-                )
-                return
+                self._drop(entry, Reasons.dependency_failed(failed.display, failed.id))
+                return True
             array = None
-            if size is not None:
-                array = f"0-{size - 1}" + ("%1" if entry.sequential else "")
+            if job.array_size is not None:
+                array = f"0-{job.array_size - 1}" + ("%1" if entry.sequential else "")
             args = self._sbatch_args(job, 1, array)
             if dependency:
                 args.append(f"--dependency={dependency}")
                 if kill:
                     args.append("--kill-on-invalid-dep=yes")
             slurm_id = self._sbatch([*args, self._write_script(job, 1)])
+        except _Unreachable as exc:
+            sub.said = str(exc)
+            return False
         except (_Refused, OSError) as exc:
-            events.hand_over_failed(job.job_id, str(exc))
-            return
+            self._drop(entry, str(exc))
+            return True
         entry.slurm_id = slurm_id
         for unit in entry.units:
             self._set_attempt(unit, 1, slurm_id)
         self._register(entry)
-        events.handed_over(job.job_id, slurm_id)
+        entry.events.handed_over(job.job_id, slurm_id)
+        stopped = [u for u in entry.units if u.stop is not None]  # while it was kept
+        if stopped:
+            self._owe_scancel([u.handle for u in stopped], stopped)
+        return True
+
+    def _drop(self, entry: _Job, reason: str) -> None:
+        """The job never reaches Slurm: it fails with ``reason``; jobs kept after it that
+        depend on it fail naming it."""
+        self._dropped[entry.remote.job_id] = entry.remote.job_name
+        entry.events.hand_over_failed(entry.remote.job_id, reason)
+
+    def _keep(self, sub: _Submission) -> None:
+        """Keep a submission until the controller answers, and say so for its compute
+        environment (unless it already knows that squeue fails)."""
+        self._waiting.append(sub)
+        key = (sub.job.remote.compute_environment, sub.job.events)
+        if sub.said:
+            self._report_problem(sub.job.units[:1], _submit_problem(sub.said))
+        elif key not in self._problems and self._problems:
+            self._report_problem(sub.job.units[:1], next(iter(self._problems.values())))
+
+    def _flush(self) -> None:
+        """Submit the kept submissions, in order, while the controller answers."""
+        while self._waiting:
+            sub = self._waiting[0]
+            if not self._submit(sub):
+                return
+            if self._waiting and self._waiting[0] is sub:
+                self._waiting.pop(0)
+
+    def _report_kept(self) -> None:
+        """Once squeue answers: the problem stays only for the compute environments whose
+        submissions are still kept (sbatch alone failing), and is cleared for the others."""
+        kept: dict[tuple[str, RemoteEvents], str] = {}
+        for sub in self._waiting:
+            key = (sub.job.remote.compute_environment, sub.job.events)
+            kept[key] = _submit_problem(self._waiting[0].said or "sbatch failed")
+        for key in list(self._problems):
+            if key not in kept:
+                del self._problems[key]
+                key[1].service_problem(key[0], None)
+        for key, problem in kept.items():
+            if self._problems.get(key) != problem:
+                self._problems[key] = problem
+                key[1].service_problem(key[0], problem)
 
     def _register(self, entry: _Job) -> None:
         self._jobs[entry.remote.job_id] = entry
@@ -642,37 +750,122 @@ class SlurmBackend:
     # -- cancel and terminate ------------------------------------------------------------------
 
     def _stop(self, job_id: str, verb: str, reason: str) -> None:
+        said = Reasons.cancelled(reason) if verb == "cancel" else Reasons.terminated(reason)
+        for sub in self._waiting:
+            if sub.unit is None and sub.job.remote.job_id == job_id:  # never reached Slurm
+                self._waiting.remove(sub)
+                self._drop(sub.job, said)  # (its problem is cleared at the next poll)
+                return
         entry = self._jobs.get(job_id)
         units = entry.units if entry is not None else []
-        if entry is None and job_id in self._units:
-            units = [self._units[job_id]]
+        if entry is None:
+            unit = self._units.get(job_id) or next(
+                (u for s in self._waiting if s.unit is None for u in s.job.units if u.id == job_id),
+                None,
+            )
+            units = [unit] if unit is not None else []
         targets = []
+        stopped = []
         for unit in units:
             if unit.done:
                 continue
             unit.stop = unit.stop or (verb, reason)
-            targets.append(unit.handle)
+            if unit.resubmit:  # its next attempt was kept: nothing of it runs on Slurm
+                self._drop_retry(unit)
+            elif unit.handle:  # (no handle: its array is kept; scancel follows its sbatch)
+                targets.append(unit.handle)
+                stopped.append(unit)
+        if not targets:
+            return
         if entry is not None and all(u.array_job == entry.slurm_id for u in units):
             targets = [entry.slurm_id]  # the whole array at once, pending tasks included
-        if targets:
-            self._run(["scancel", *dict.fromkeys(targets)])
+        self._owe_scancel(list(dict.fromkeys(targets)), stopped)
+
+    def _drop_retry(self, unit: _Unit) -> None:
+        """A stop of a unit whose next attempt was kept: that attempt never runs."""
+        sub = next(s for s in self._waiting if s.unit is unit)
+        self._waiting.remove(sub)
+        unit.resubmit = False
+        assert unit.stop is not None
+        verb, said = unit.stop
+        reason = Reasons.cancelled(said) if verb == "cancel" else Reasons.terminated(said)
+        self._finish(
+            unit,
+            "FAILED",
+            reason,
+            attempt=unit.attempt,
+            exit_code=sub.exit_code,
+            attempt_reason=sub.attempt_reason,
+        )
+
+    def _owe_scancel(self, handles: list[str], units: list[_Unit]) -> None:
+        """scancel ``handles`` now, or at the next poll Slurm answers, until it reaches Slurm.
+        ``units`` are what it stops (not needed any more once they ended by themselves); none
+        for jobs that must go whatever happens (the dependents of a job that failed)."""
+        for handle in handles:
+            self._scancels.setdefault(handle, [])
+            self._scancels[handle] += units
+        if not self._problems:  # while the controller is known away, wait for its answer
+            self._send_scancels()
+
+    def _send_scancels(self) -> None:
+        """Send the scancels owed; those that could not reach Slurm stay owed."""
+        for handle, units in list(self._scancels.items()):
+            if units and all(u.done for u in units):
+                del self._scancels[handle]  # it ended by itself meanwhile
+        handles = list(self._scancels)
+        if not handles:
+            return
+        failure = self._scancel(handles)
+        if failure is not None:
+            log.warning(
+                "slurm backend: %s; the stop of Slurm job(s) %s is sent again when Slurm "
+                "answers (%s)",
+                failure,
+                ", ".join(handles),
+                _FIX_CONTROLLER,
+            )
+            return
+        for handle in handles:
+            for unit in self._scancels.pop(handle, []):
+                unit.stop_sent = True
+
+    def _scancel(self, handles: list[str]) -> str | None:
+        """scancel; what failed when it could not reach Slurm (to try again), else None."""
+        try:
+            done = self._run(["scancel", *handles])
+        except subprocess.TimeoutExpired:
+            return f"scancel did not answer within {_COMMAND_TIMEOUT:g} s"
+        except OSError as exc:
+            log.error("slurm backend: scancel could not run (%s): %s", exc, _FIX_CLIENT)
+            return None  # it never will: do not keep the stops owed
+        said = " ".join(done.stderr.split())
+        if done.returncode != 0 and (_unreachable(said) or "timed out" in said.lower()):
+            return f"scancel failed: {said}"
+        if done.returncode != 0:  # e.g. a job Slurm already forgot: nothing left to stop
+            log.warning("slurm backend: scancel %s: %s", " ".join(handles), said)
+        return None
 
     # -- following -----------------------------------------------------------------------------
 
     def _poll(self) -> None:
-        units = [u for u in self._units.values() if not u.done]
-        if not units and not self._problems:
+        units = [u for u in self._units.values() if not u.done and not u.resubmit]
+        if not units and not self._problems and not self._waiting and not self._scancels:
             return
         try:
             records = self._squeue()
         except _NoAnswer as exc:
             # Asking scontrol about each job would only wait on the same controller again.
-            self._report_problem(units, _problem(exc, self.retry_interval))
+            kept = [s.job.units[0] for s in self._waiting]
+            self._report_problem(units + kept, _problem(exc, self.retry_interval))
             for unit in units:
                 if unit.running:
                     self._tail(unit)  # the attempt's files are local: its lines still come
             return
-        self._report_problem(units, None)
+        # Slurm answers: what waited for it goes first (stops, then submissions in order).
+        self._send_scancels()
+        self._flush()
+        self._report_kept()
         for unit in units:
             if unit.done:  # ended by a cascade earlier in this loop
                 continue
@@ -832,7 +1025,9 @@ class SlurmBackend:
         stop_cause: str | None = None
         attempt_reason: str | None = None
         status_reason = ""
-        if unit.stop is not None:
+        # A stop that never reached Slurm (its scancel is still owed) did not end the attempt:
+        # the job ended by itself, and says how (but is not retried: it was asked to stop).
+        if unit.stop is not None and (unit.stop_sent or state == "CANCELLED"):
             verb, said = unit.stop
             stop_cause = "terminate"
             status_reason = (
@@ -885,7 +1080,7 @@ class SlurmBackend:
             exit_code,
             attempt_reason,
             status_reason or None,
-            stop_cause,
+            stop_cause or ("terminate" if unit.stop is not None else None),
         )
         if retry and ran:
             self._retry(unit, exit_code, attempt_reason)
@@ -910,9 +1105,7 @@ class SlurmBackend:
             self._cascade(unit)
 
     def _retry(self, unit: _Unit, exit_code: int | None, attempt_reason: str | None) -> None:
-        """Submit attempt n+1 and point the dependents' Slurm jobs at it."""
-        entry = unit.job
-        job = entry.remote
+        """Submit attempt n+1 (kept while the controller is away) once attempt n is recorded."""
         self._observe(
             unit,
             "RUNNING",
@@ -921,21 +1114,38 @@ class SlurmBackend:
             exit_code=exit_code,
             attempt_reason=attempt_reason,
         )
+        unit.resubmit = True
+        sub = _Submission(unit.job, unit, exit_code, attempt_reason)
+        if self._waiting or not self._submit(sub):
+            self._keep(sub)
+
+    def _resubmit(self, sub: _Submission) -> bool:
+        """sbatch the next attempt of ``sub.unit`` and point the dependents' Slurm jobs at it
+        (as :meth:`_submit`: False when the controller could not be reached)."""
+        unit = sub.unit
+        assert unit is not None
+        entry = unit.job
+        job = entry.remote
         attempt = unit.attempt + 1
         array = None if unit.index is None else str(unit.index)
         try:
             args = self._sbatch_args(job, attempt, array)
             slurm_id = self._sbatch([*args, self._write_script(job, attempt)])
+        except _Unreachable as exc:
+            sub.said = str(exc)
+            return False
         except (_Refused, OSError) as exc:
+            unit.resubmit = False
             self._finish(
                 unit,
                 "FAILED",
                 f"Attempt {attempt} could not be submitted: {exc}",
                 attempt=unit.attempt,
-                exit_code=exit_code,
-                attempt_reason=attempt_reason,
+                exit_code=sub.exit_code,
+                attempt_reason=sub.attempt_reason,
             )
-            return
+            return True
+        unit.resubmit = False
         self._set_attempt(unit, attempt, slurm_id)
         unit.status = "RUNNABLE"
         self._observe(unit, "RUNNABLE", attempt=attempt, handle=unit.handle)
@@ -950,6 +1160,7 @@ class SlurmBackend:
                 self._run(
                     ["scontrol", "update", f"JobId={dependent.slurm_id}", f"Dependency={spec}"]
                 )
+        return True
 
     def _failed_dependency(self, dependency: str) -> _Unit | None:
         """The unit whose failure made ``dependency`` (Slurm's string) unsatisfiable."""
@@ -989,8 +1200,11 @@ class SlurmBackend:
         if victim.done:
             return
         if victim.status not in ("RUNNING", "STARTING"):
-            with contextlib.suppress(subprocess.TimeoutExpired, OSError):
-                self._run(["scancel", victim.handle])
+            if victim.resubmit:  # its next attempt was kept: it never runs
+                self._waiting = [s for s in self._waiting if s.unit is not victim]
+                victim.resubmit = False
+            elif victim.handle:
+                self._owe_scancel([victim.handle], [])
             self._finish(victim, "FAILED", Reasons.dependency_failed(failed.display, failed.id))
 
     # -- adopt ---------------------------------------------------------------------------------
@@ -1101,6 +1315,25 @@ def _squeue_data(returncode: int, stdout: str, stderr: str) -> dict[str, Any]:
         stderr = " ".join(stderr.split())
         raise _NoAnswer(f"squeue failed: {said}" + (f" ({stderr})" if stderr else ""))
     return data
+
+
+def _unreachable(said: str) -> bool:
+    """Whether a Slurm command failed because it could not reach the controller (what it
+    asked for may be asked again), rather than because Slurm said no."""
+    lowered = said.lower()
+    return any(
+        text in lowered
+        for text in ("unable to contact slurm controller", "connect failure", "connection refused")
+    )
+
+
+def _submit_problem(said: str) -> str:
+    """The compute environment's status reason while sbatch cannot reach the controller."""
+    fix = _fix(said) or _FIX_CONTROLLER
+    return (
+        f"{said}; {fix} (kadam keeps the jobs it hands over and the retries it submits meanwhile, "
+        "and submits them in order once Slurm answers)"
+    )
 
 
 def _problem(exc: _NoAnswer, retry_interval: float) -> str:

@@ -20,7 +20,10 @@ from kadam_nb.core.views import ServiceProblem
 from tests.support.docker_engine import TEST_IMAGE
 from tests.support.slurm_cluster import PARTITION
 
-pytestmark = pytest.mark.slow
+# Every job the Registry hands over has an image (busybox:1.36 when the definition names none),
+# which the job script runs with `docker run`: each test needs the Docker engine, not only
+# those that happen to run after one that started it.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("docker_engine")]
 
 
 @pytest.fixture
@@ -273,3 +276,91 @@ def test_an_unreachable_controller_is_reported_and_its_jobs_carry_on(
     assert _until(lambda: len(problems) >= 2, 10), problems
     assert [(p.compute_environment, p.problem) for p in problems] == [("hpc", said), ("hpc", None)]
     print(f"controller down noticed after {noticed:.1f} s, job done {took:.1f} s after the stop")
+
+
+def test_a_stop_asked_while_the_controller_is_down_reaches_slurm_when_it_answers(
+    hpc: Registry, slurm_cluster: Any
+) -> None:
+    command = 'echo up; sleep 60; : > "$KADAM_WORK/$AWS_BATCH_JOB_ID.done"'
+    hpc.register("early", image=TEST_IMAGE, memory=128, command=command)
+    hpc.register("late", image=TEST_IMAGE, memory=128, command=command)
+    run = hpc.run(queue="hpc")
+    early, late = hpc.job("early"), hpc.job("late")
+    assert _until(lambda: "up" in early.logs() and "up" in late.logs(), 30), _table(hpc)
+
+    def reason() -> str:
+        return hpc.compute_environments["hpc"].status_reason
+
+    started = time.monotonic()
+    with slurm_cluster.controller_stopped():
+        # before kadam has noticed: its scancel fails and is kept
+        assert hpc.terminate("early", "stopped during the outage")
+        assert _until(lambda: "squeue" in reason(), 40), (reason(), _table(hpc))
+        # once kadam knows: kept without trying
+        assert hpc.terminate("late", "stopped during the outage too")
+        time.sleep(1)
+        # nothing reached Slurm: the jobs run on, and show it
+        assert [str(early.status), str(late.status)] == ["RUNNING", "RUNNING"], _table(hpc)
+    run.wait(30)
+    assert run.done, _table(hpc)
+    took = time.monotonic() - started
+    assert str(early.status) == "FAILED"
+    assert early.status_reason.startswith("Terminated by user: stopped during the outage"), (
+        early.status_reason
+    )
+    assert str(late.status) == "FAILED"
+    assert late.status_reason.startswith("Terminated by user: stopped during the outage too"), (
+        late.status_reason
+    )
+    # stopped, not run to their end
+    assert sorted(p.name for p in run.work_dir.glob("*.done")) == [], list(run.work_dir.iterdir())
+    for job in (early, late):
+        assert _until(lambda job=job: _containers(f"kadam.job-id={job.id}") == [], 15)
+    assert took < 45, took
+    assert reason() == ""
+    print(f"two stops asked during the outage done {took:.1f} s after the controller stopped")
+
+
+def test_jobs_handed_over_while_the_controller_is_down_are_submitted_when_it_answers(
+    hpc: Registry, slurm_cluster: Any
+) -> None:
+    problems: list[ServiceProblem] = []
+    hpc.subscribe(lambda e: problems.append(e) if isinstance(e, ServiceProblem) else None)
+    hpc.register("first", command='echo one > "$KADAM_WORK/first.txt"; echo first ran')
+    hpc.register(
+        "second",
+        depends_on=["first"],
+        array_size=2,
+        command='cat "$KADAM_WORK/first.txt" && echo "child $AWS_BATCH_JOB_ARRAY_INDEX"',
+    )
+    hpc.register("third", depends_on=["second"], command="echo third ran")
+
+    def reason() -> str:
+        return hpc.compute_environments["hpc"].status_reason
+
+    started = time.monotonic()
+    with slurm_cluster.controller_stopped():
+        run = hpc.run(queue="hpc")
+        assert _until(lambda: "Unable to contact slurm controller" in reason(), 40), (
+            reason(),
+            _table(hpc),
+        )
+        said = reason()
+        assert said.startswith("sbatch failed:") or said.startswith("squeue failed:"), said
+        assert "scontrol ping" in said, said
+        time.sleep(1)
+        statuses = {name: status for name, status, _ in _table(hpc)}
+        assert "FAILED" not in statuses.values(), _table(hpc)
+    assert run.wait(60), _table(hpc)
+    took = time.monotonic() - started
+    assert {status for _, status, _ in _table(hpc)} == {"SUCCEEDED"}, _table(hpc)
+    assert "first ran" in hpc.job("first").logs()
+    for i in range(2):
+        assert hpc.job(f"second[{i}]").logs().splitlines() == ["one", f"child {i}"]
+    assert "third ran" in hpc.job("third").logs()
+    # submitted in the order they were handed over, each after the one it waits for
+    ids = {v.display_name: v.remote_id for v in hpc.views() if v.remote_id}
+    assert int(ids["first"]) < int(ids["second"]) < int(ids["third"]), ids
+    assert reason() == ""
+    assert problems and problems[0].problem and problems[-1].problem is None, problems
+    print(f"pipeline handed over during the outage done {took:.1f} s after the controller stopped")

@@ -4,11 +4,12 @@ commands print them, and the reports the backend makes of them (once per change)
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from kadam_nb.backends.base import RemoteJob
+from kadam_nb.backends.base import Observation, RemoteDependency, RemoteJob
 from kadam_nb.backends.slurm import (
     SlurmBackend,
     _hint,
@@ -19,6 +20,7 @@ from kadam_nb.backends.slurm import (
     _Unit,
 )
 from kadam_nb.core.spec import JobDefinition
+from kadam_nb.core.states import Reasons
 
 # What `squeue --json` of Slurm 22.05 prints, exiting 0, while slurmctld is down.
 CONTROLLER_DOWN_22_05 = json.dumps(
@@ -121,3 +123,168 @@ def test_each_environment_is_told_once_per_change_and_when_slurm_answers_again(
     backend._report_problem([a1, a2, b], None)
     backend._report_problem([a1, a2, b], None)  # nothing was wrong any more: nothing to tell
     assert sorted(events.told[3:]) == [("hpc-a", None), ("hpc-b", None)]
+
+
+# ---------------------------------------------------------------------- sbatch and scancel kept
+
+UNREACHABLE = "error: Unable to contact slurm controller (connect failure)\n"
+
+
+class _Events(_Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.said: list[tuple[str, ...]] = []
+
+    def handed_over(self, job_id: str, remote_id: str) -> None:
+        self.said.append(("handed_over", job_id, remote_id))
+
+    def hand_over_failed(self, job_id: str, reason: str) -> None:
+        self.said.append(("hand_over_failed", job_id, reason))
+
+    def observed(self, o: Observation) -> None:
+        self.said.append(("observed", o.job_id, o.status, o.reason, str(o.attempt)))
+
+    def log(self, *args: object) -> None:
+        pass
+
+
+class _FakeSlurm:
+    """Slurm's commands as the backend runs them: ``down`` makes sbatch and scancel fail as
+    when slurmctld is away; ``jobs`` is what squeue lists (squeue itself always answers)."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.next_id = 100
+        self.jobs: list[dict[str, object]] = []
+        self.calls: list[list[str]] = []
+
+    def run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        self.calls.append(argv)
+        if argv[0] == "squeue":
+            return subprocess.CompletedProcess(argv, 0, json.dumps({"jobs": self.jobs}), "")
+        if self.down:
+            return subprocess.CompletedProcess(argv, 1, "", f"{argv[0]}: {UNREACHABLE}")
+        if argv[0] == "sbatch":
+            self.next_id += 1
+            return subprocess.CompletedProcess(argv, 0, f"{self.next_id}\n", "")
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    def made(self, command: str) -> list[list[str]]:
+        return [c for c in self.calls if c[0] == command]
+
+
+def _remote(job_id: str, tmp: Path, *deps: str, **fields: object) -> RemoteJob:
+    return RemoteJob(
+        job_id=job_id,
+        job_name=job_id,
+        run_id="run-1",
+        queue="q",
+        compute_environment="hpc",
+        definition=JobDefinition.create(job_id, command="true", **fields),  # type: ignore[arg-type]
+        parameters={},
+        depends_on=tuple(RemoteDependency(d) for d in deps),
+        array_size=None,
+        settings={},
+        work_dir=str(tmp / "work"),
+    )
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[SlurmBackend, _FakeSlurm]:
+    backend = SlurmBackend(str(tmp_path / "state"))
+    backend.close()  # its thread stops; the test drives it
+    slurm = _FakeSlurm()
+    monkeypatch.setattr(backend, "_run", slurm.run)
+    return backend, slurm
+
+
+def test_hand_overs_while_sbatch_cannot_reach_slurm_are_kept_and_submitted_in_order(
+    fake: tuple[SlurmBackend, _FakeSlurm], tmp_path: Path
+) -> None:
+    backend, slurm = fake
+    events = _Events()
+    slurm.down = True
+    for job in (
+        _remote("a", tmp_path),
+        _remote("b", tmp_path, "a"),
+        _remote("c", tmp_path, "b"),
+        _remote("gone", tmp_path),
+        _remote("after-gone", tmp_path, "gone"),
+    ):
+        backend._hand_over(job, events)  # type: ignore[arg-type]
+    assert len(slurm.made("sbatch")) == 1  # the first failed; the others did not wait 9 s each
+    assert events.said == []  # nothing failed
+    assert len(events.told) == 1 and events.told[0][0] == "hpc", events.told
+    said = events.told[0][1] or ""
+    assert said.startswith("sbatch failed: sbatch: error: Unable to contact slurm controller")
+    assert "scontrol ping" in said and "submits them in order once Slurm answers" in said
+    backend._stop("gone", "cancel", "not needed")
+    assert events.said == [("hand_over_failed", "gone", "Cancelled by user: not needed")]
+    backend._poll()  # squeue answers, sbatch still not
+    assert len(slurm.made("sbatch")) == 2 and events.said[1:] == []
+    slurm.down = False
+    backend._poll()
+    sbatches = slurm.made("sbatch")[2:]
+    assert [c[c.index("-J") + 1] for c in sbatches] == ["a", "b", "c"]
+    assert "--dependency=afterok:101" in sbatches[1] and "--dependency=afterok:102" in sbatches[2]
+    assert events.said[1:] == [
+        ("handed_over", "a", "101"),
+        ("handed_over", "b", "102"),
+        ("handed_over", "c", "103"),
+        ("hand_over_failed", "after-gone", Reasons.dependency_failed("gone", "gone")),
+    ], events.said
+    assert events.told[-1] == ("hpc", None)
+
+
+def test_a_retry_while_sbatch_cannot_reach_slurm_is_kept(
+    fake: tuple[SlurmBackend, _FakeSlurm], tmp_path: Path
+) -> None:
+    backend, slurm = fake
+    events = _Events()
+    backend._hand_over(_remote("flaky", tmp_path, retries=2), events)  # type: ignore[arg-type]
+    assert events.said == [("handed_over", "flaky", "101")]
+    slurm.jobs = [{"job_id": 101, "job_state": "FAILED", "exit_code": 256, "start_time": 1}]
+    slurm.down = True
+    backend._poll()  # attempt 1 failed; its retry cannot be submitted
+    assert events.said[-1][:3] == ("observed", "flaky", "RUNNING")  # attempt 1's end
+    assert not any(s[0] == "hand_over_failed" or s[2] == "FAILED" for s in events.said)
+    assert events.told and (events.told[-1][1] or "").startswith("sbatch failed:")
+    before = len(events.said)
+    backend._poll()  # still away: attempt 1 is not judged again
+    assert len(events.said) == before
+    slurm.down = False
+    backend._poll()
+    assert events.said[-2:] == [
+        ("observed", "flaky", "RUNNABLE", "", "2"),
+        ("handed_over", "flaky", "102"),
+    ]
+    assert events.told[-1] == ("hpc", None)
+
+
+def test_a_stop_that_cannot_reach_slurm_is_sent_again_and_says_what_slurm_did(
+    fake: tuple[SlurmBackend, _FakeSlurm], tmp_path: Path
+) -> None:
+    backend, slurm = fake
+    events = _Events()
+    for name in ("stopped", "finished"):
+        backend._hand_over(_remote(name, tmp_path), events)  # type: ignore[arg-type]
+    slurm.jobs = [
+        {"job_id": i, "job_state": "RUNNING", "start_time": 1, "exit_code": 0} for i in (101, 102)
+    ]
+    backend._poll()
+    slurm.down = True
+    backend._stop("stopped", "terminate", "enough")
+    backend._stop("finished", "terminate", "enough")
+    assert [c[1:] for c in slurm.made("scancel")] == [["101"], ["101", "102"]]
+    slurm.jobs[1]["job_state"] = "COMPLETED"  # it ended by itself before the stop got through
+    backend._poll()  # squeue answers, scancel still not
+    assert ("observed", "finished", "SUCCEEDED", "", "1") in events.said
+    backend._poll()
+    assert slurm.made("scancel")[-1][1:] == ["101"]  # the finished one is not stopped again
+    slurm.down = False
+    backend._poll()
+    assert slurm.made("scancel")[-1][1:] == ["101"]
+    slurm.jobs[0].update(job_state="CANCELLED", exit_code=15)
+    backend._poll()
+    assert events.said[-1][:4] == ("observed", "stopped", "FAILED", "Terminated by user: enough")
+    assert backend._scancels == {}
