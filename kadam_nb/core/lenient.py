@@ -236,6 +236,8 @@ def _p_command(value: object, path: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return (*SHELL, value) if value.strip() else ()
     if isinstance(value, (list, tuple)):
+        if all(isinstance(item, str) for item in value):  # the usual argv: nothing to parse
+            return tuple(value)
         return tuple(_gather(enumerate(value), path, _p_text))
     raise _fail(
         path,
@@ -358,6 +360,8 @@ def _p_depends_on(value: object, path: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(s for s in re.split(r"[,\s]+", value) if s)
     items = _sequence(value, path, "job definition names")
+    if all(isinstance(item, str) for item in items):  # the usual list of names
+        return tuple(item.strip() for item in items)
 
     def one(item: object, where: str) -> str:
         if isinstance(item, str):

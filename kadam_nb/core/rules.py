@@ -340,14 +340,15 @@ def _check_depends_on(v: Mapping[str, Any], live: _Live) -> list[FieldError]:
     own = v["name"] if live("name") else None
     seen: set[str] = set()
     for i, dep in enumerate(deps):
-        where = f"depends_on[{i}]"
         if not (isinstance(dep, str) and _NAME.fullmatch(dep)):
-            out.append(FieldError(where, f"must be a job definition name: {_NAME_RULE}"))
+            out.append(
+                FieldError(f"depends_on[{i}]", f"must be a job definition name: {_NAME_RULE}")
+            )
             continue
         if dep in seen:
-            out.append(FieldError(where, f"duplicate dependency {dep!r}"))
+            out.append(FieldError(f"depends_on[{i}]", f"duplicate dependency {dep!r}"))
         if dep == own:
-            out.append(FieldError(where, "a definition cannot depend on itself"))
+            out.append(FieldError(f"depends_on[{i}]", "a definition cannot depend on itself"))
         seen.add(dep)
     return out
 
@@ -461,10 +462,19 @@ def _every_field_parsed(*names: str) -> bool:
     return True
 
 
+_CHECKS_OF_GIVEN: dict[frozenset[str], list[int]] = {}
+"""The rules to run for a set of given fields (a program uses a few such sets, over and over)."""
+
+
 def _problems_of_given(values: Mapping[str, Any], given: Iterable[str]) -> list[FieldError]:
     """:func:`_definition_problems` of a definition whose fields other than ``given`` hold
     their defaults: only the rules about the given fields run (in the usual order)."""
-    indexes = sorted({i for name in given for i in _CHECKS_BY_FIELD.get(name, ())})
+    key = frozenset(given)
+    indexes = _CHECKS_OF_GIVEN.get(key)
+    if indexes is None:
+        indexes = sorted({i for name in key for i in _CHECKS_BY_FIELD.get(name, ())})
+        if len(_CHECKS_OF_GIVEN) < 4096:
+            _CHECKS_OF_GIVEN[key] = indexes
     out: list[FieldError] = []
     for i in indexes:
         out += _CHECKS[i][0](values, _every_field_parsed)

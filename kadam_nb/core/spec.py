@@ -60,7 +60,6 @@ from .parts import (
     Ulimit,
     Volume,
     _at,
-    _raise_if,
     _suggest,
 )
 from .rules import (
@@ -159,7 +158,9 @@ class JobDefinition:
         defaults = _RULE_DEFAULTS
         given = {k: v for k, v in fields_now.items() if v is not defaults.get(k, _MISSING)}
         fields_now.update(_normalize(given))
-        _raise_if(_problems_of_given(fields_now, given), _context(self.name))
+        problems = _problems_of_given(fields_now, given)
+        if problems:
+            raise SpecError(problems, _context(self.name))
 
     @classmethod
     def _from_given(cls, values: Mapping[str, Any], given: Collection[str]) -> JobDefinition:
@@ -171,7 +172,9 @@ class JobDefinition:
         fields_now.update(values)
         picked = {name: values[name] for name in given}
         fields_now.update(_normalize(picked))
-        _raise_if(_problems_of_given(fields_now, given), _context(self.name))
+        problems = _problems_of_given(fields_now, given)
+        if problems:
+            raise SpecError(problems, _context(self.name))
         return self
 
     # -- lenient construction ------------------------------------------------------------------
