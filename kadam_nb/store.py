@@ -293,24 +293,11 @@ class Store:
         attempt_updates: list[tuple[Any, ...]] = []
         written_attempts = self._written_attempts
         for a in {(a.job_id, a.number): a for a in attempts}.values():
-            if (a.job_id, a.number) in written_attempts:
-                attempt_updates.append(
-                    (
-                        a.started_at,
-                        a.stopped_at,
-                        a.exit_code,
-                        a.reason,
-                        a.status_reason,
-                        a.handle,
-                        a.log_path,
-                        a.stop_cause,
-                        a.stop_message,
-                        a.job_id,
-                        a.number,
-                    )
-                )
+            row = _attempt_row(a)
+            if (a.job_id, a.number) in written_attempts:  # the columns that change, then the key
+                attempt_updates.append((*row[_ATTEMPT_CHANGING:], a.job_id, a.number))
             else:
-                attempt_rows.append(_attempt_row(a))
+                attempt_rows.append(row)
         transition_rows = [
             (t.job_id, t.at, t.src.value if t.src else None, t.dst.value, t.reason)
             for t in transitions
@@ -562,6 +549,10 @@ def _job_row(job: JobRecord) -> tuple[Any, ...]:
         job.definition.retry_strategy.attempts,
         job.remote_id,
     )
+
+
+_ATTEMPT_CHANGING = 5
+"""Where an attempt's row starts holding what changes after its insert (from started_at on)."""
 
 
 def _attempt_row(a: AttemptRecord) -> tuple[Any, ...]:
