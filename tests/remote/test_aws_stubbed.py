@@ -62,6 +62,20 @@ class Stubs:
         self.batch_stub.assert_no_pending_responses()
         self.logs_stub.assert_no_pending_responses()
 
+    def register_new(self, d: JobDefinition | None = None) -> None:
+        """AWS has no ACTIVE revision of "clean": kadam registers ``d`` (checked when given)
+        as revision 7."""
+        self.batch_stub.add_response(
+            "describe_job_definitions",
+            {"jobDefinitions": []},
+            {"jobDefinitionName": "clean", "status": "ACTIVE"},
+        )
+        self.batch_stub.add_response(
+            "register_job_definition",
+            {"jobDefinitionName": "clean", "jobDefinitionArn": ARN, "revision": 7},
+            d.to_aws() if d is not None else None,
+        )
+
     def log_page(
         self, stream: str, token: str | None, messages: list[str], next_token: str
     ) -> None:
@@ -166,16 +180,7 @@ def test_hand_over_and_follow_an_array_with_a_retried_child(tmp_path: Path) -> N
     end, attempt 2 and its log so far), child 1 SUCCEEDED with exit code 0."""
     stubs = Stubs()
     d = definition()
-    stubs.batch_stub.add_response(
-        "describe_job_definitions",
-        {"jobDefinitions": []},
-        {"jobDefinitionName": "clean", "status": "ACTIVE"},
-    )
-    stubs.batch_stub.add_response(
-        "register_job_definition",
-        {"jobDefinitionName": "clean", "jobDefinitionArn": ARN, "revision": 7},
-        d.to_aws(),
-    )
+    stubs.register_new(d)
     stubs.batch_stub.add_response(
         "submit_job",
         {"jobName": "clean", "jobId": "aws-1", "jobArn": "arn:job/aws-1"},
@@ -359,15 +364,7 @@ def test_a_refused_submission_says_what_to_fix(
     tmp_path: Path, code: str, message: str, expected: str
 ) -> None:
     stubs = Stubs()
-    stubs.batch_stub.add_response(
-        "describe_job_definitions",
-        {"jobDefinitions": []},
-        {"jobDefinitionName": "clean", "status": "ACTIVE"},
-    )
-    stubs.batch_stub.add_response(
-        "register_job_definition",
-        {"jobDefinitionName": "clean", "jobDefinitionArn": ARN, "revision": 7},
-    )
+    stubs.register_new()
     stubs.batch_stub.add_client_error("submit_job", code, message, http_status_code=400)
     events = EventRecorder()
     backend = AwsBatchBackend(str(tmp_path), poll_interval=None, client_factory=stubs.factory)
@@ -467,16 +464,7 @@ def test_service_not_answering_is_reported_and_no_log_line_is_lost(tmp_path: Pat
     is read, no line comes twice, and the problem is cleared once AWS answers again."""
     stubs = Stubs()
     d = definition()
-    stubs.batch_stub.add_response(
-        "describe_job_definitions",
-        {"jobDefinitions": []},
-        {"jobDefinitionName": "clean", "status": "ACTIVE"},
-    )
-    stubs.batch_stub.add_response(
-        "register_job_definition",
-        {"jobDefinitionName": "clean", "jobDefinitionArn": ARN, "revision": 7},
-        d.to_aws(),
-    )
+    stubs.register_new(d)
     stubs.batch_stub.add_response(
         "submit_job",
         {"jobName": "clean", "jobId": "aws-9", "jobArn": "arn:job/aws-9"},
